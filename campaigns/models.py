@@ -1,0 +1,1 @@
+"""Gift, sample, thank-you and birthday campaigns: built by the campaigns issues."""

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from customers.errors import UnknownScope
+from customers.models import Partner, Scope
+from customers.services import partner_key_create, scopes_parse
+
+
+class Command(BaseCommand):
+    help = "Create a partner (or reuse one by name) and issue an API key; prints the key alone on the last line."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help="Partner name, e.g. 'Helsinki POS'.")
+        parser.add_argument(
+            "--scopes",
+            required=True,
+            help=f"Comma-separated scopes. Known: {', '.join(Scope.values)}.",
+        )
+        parser.add_argument("--key-name", default="default", help="A label for the key (default: 'default').")
+        parser.add_argument("--email", default="", help="The partner's technical contact e-mail.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["name"].strip()
+        if not name or len(name) > 100:
+            raise CommandError("The partner name must be 1 to 100 characters.")
+        try:
+            scopes = scopes_parse(options["scopes"])
+        except UnknownScope as exc:
+            raise CommandError(exc.message) from exc
+        if not scopes:
+            raise CommandError("Give at least one scope with --scopes.")
+        with transaction.atomic():
+            partner, created = Partner.objects.get_or_create(name=name, defaults={"contact_email": options["email"]})
+            api_key, key = partner_key_create(partner=partner, scopes=scopes, name=options["key_name"][:50])
+        verb = "Created partner" if created else "Partner exists"
+        self.stdout.write(f"{verb} '{partner.name}'; new key '{api_key.name}' with scopes: {', '.join(scopes)}.")
+        self.stdout.write("Store this key now; it cannot be shown again:")
+        self.stdout.write(key)

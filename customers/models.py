@@ -1,0 +1,252 @@
+"""The CRM core: customers, their consents, tags and notes, and the partner systems."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey
+
+from core.models import TimestampedModel
+
+
+class User(AbstractUser):
+    """A login: staff in the admin, or a customer in the portal (linked from ``Customer.user``)."""
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), name="customers_user_email_ci_unique", condition=~models.Q(email="")
+            )
+        ]
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    FINNISH = "fi", _("Finnish")
+    RUSSIAN = "ru", _("Russian")
+
+
+class RewardKind(models.TextChoices):
+    DISCOUNT = "discount", _("Discount")
+    FREE_SHIPPING = "free_shipping", _("Free shipping")
+    GIFT = "gift", _("Gift")
+    BONUS_POINTS = "bonus_points", _("Bonus points")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("SMS")
+
+
+class ConsentSource(models.TextChoices):
+    API = "api", _("Partner API")
+    PORTAL = "portal", _("Portal")
+    ADMIN = "admin", _("Staff (admin)")
+    IMPORT = "import", _("Import")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
+    ERASURE = "erasure", _("Account erasure")
+
+
+class SignupSource(models.TextChoices):
+    API = "api", _("Partner API")
+    PORTAL = "portal", _("Portal sign-up")
+    ADMIN = "admin", _("Staff (admin)")
+    IMPORT = "import", _("Import")
+    REFERRAL = "referral", _("Referral")
+    DEMO = "demo", _("Demo data")
+
+
+phone_validator = RegexValidator(
+    r"^\+[1-9][0-9]{6,14}$", _("Enter the phone number in international format, e.g. +358401234567.")
+)
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone: %(value)s."), params={"value": value}, code="invalid_time_zone")
+
+
+class Tag(models.Model):
+    """A label or interest (``coffee``, ``vip-event``) that segments and campaigns can target."""
+
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="customers_tag_name_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerQuerySet(models.QuerySet["Customer"]):
+    def active(self) -> CustomerQuerySet:
+        return self.filter(status=Customer.Status.ACTIVE)
+
+
+class Customer(TimestampedModel):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        BLOCKED = "blocked", _("Blocked")
+        ERASED = "erased", _("Erased")
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("portal login"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customer",
+    )
+    email = models.EmailField(_("e-mail"), max_length=254)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=16, blank=True, validators=[phone_validator])
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.ENGLISH)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text=_("Empty means the programme's time zone."),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    signup_source = models.CharField(
+        _("signup source"), max_length=10, choices=SignupSource.choices, default=SignupSource.API
+    )
+    signup_partner = models.ForeignKey(
+        "customers.Partner",
+        verbose_name=_("signed up through"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    preferred_reward_kind = models.CharField(
+        _("preferred reward"), max_length=16, choices=RewardKind.choices, blank=True
+    )
+    email_consent = models.BooleanField(_("e-mail marketing consent"), default=False)
+    email_consent_at = models.DateTimeField(_("e-mail consent changed"), null=True, blank=True)
+    sms_consent = models.BooleanField(_("SMS marketing consent"), default=False)
+    sms_consent_at = models.DateTimeField(_("SMS consent changed"), null=True, blank=True)
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags and interests"), blank=True, related_name="customers")
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="customers_customer_email_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-id"], name="customers_status_id_idx"),
+            models.Index(fields=["phone"], name="customers_phone_idx"),
+            models.Index(fields=["last_name", "first_name"], name="customers_name_idx"),
+            models.Index(fields=["updated_at"], name="customers_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def has_consent(self, channel: str) -> bool:
+        return bool(self.email_consent if channel == Channel.EMAIL else self.sms_consent)
+
+
+class ConsentEvent(models.Model):
+    """One change of a customer's consent for a channel: append-only, the audit trail of consent."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    is_granted = models.BooleanField(_("granted"))
+    source = models.CharField(_("source"), max_length=12, choices=ConsentSource.choices)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    partner = models.ForeignKey("customers.Partner", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-recorded_at"], name="customers_consent_cust_idx")]
+
+    def __str__(self) -> str:
+        state = _("granted") if self.is_granted else _("withdrawn")
+        return f"{self.get_channel_display()}: {state}"
+
+
+class StaffNote(TimestampedModel):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    text = models.TextField(_("note"), max_length=4000)
+
+    class Meta:
+        verbose_name = _("staff note")
+        verbose_name_plural = _("staff notes")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class Partner(TimestampedModel):
+    """A partner system (point of sale, web shop) that uses the API with its own keys."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scope(models.TextChoices):
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    PURCHASES_WRITE = "purchases:write"
+    REWARDS_READ = "rewards:read"
+    REDEMPTIONS_WRITE = "redemptions:write"
+    VOUCHERS_READ = "vouchers:read"
+    VOUCHERS_WRITE = "vouchers:write"
+    REFERRALS_WRITE = "referrals:write"
+    SEGMENTS_READ = "segments:read"
+    CAMPAIGNS_READ = "campaigns:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+
+
+class PartnerAPIKey(AbstractAPIKey):
+    """An API key of a partner: only its SHA-512 hash is stored; scopes limit what it may do."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+    scopes = models.JSONField(_("scopes"), default=list)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = _("partner API key")  # type: ignore[assignment]
+        verbose_name_plural = _("partner API keys")  # type: ignore[assignment]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

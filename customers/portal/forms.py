@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer, Language, RewardKind
+
+
+class PortalLoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("E-mail"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+
+    error_messages = {
+        "invalid_login": _("That e-mail and password do not match an account. Check both and try again."),
+        "inactive": _("This account is not active."),
+    }
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        customer = getattr(user, "customer", None)
+        if customer is None or customer.status != Customer.Status.ACTIVE:
+            raise forms.ValidationError(self.error_messages["inactive"], code="inactive")
+
+
+class MagicLinkRequestForm(forms.Form):
+    email = forms.EmailField(
+        label=_("E-mail"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
+class ProfileForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    birth_date = forms.DateField(
+        label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    preferred_reward_kind = forms.ChoiceField(
+        label=_("The reward I value most"), choices=[("", _("No preference")), *RewardKind.choices], required=False
+    )
+    email_consent = forms.BooleanField(label=_("Send me offers and news by e-mail"), required=False)
+    sms_consent = forms.BooleanField(label=_("Send me offers and news by SMS"), required=False)
+
+    def clean_birth_date(self) -> datetime.date | None:
+        value: datetime.date | None = self.cleaned_data.get("birth_date")
+        if value is not None and value > timezone.localdate():
+            raise forms.ValidationError(_("The birth date cannot be in the future."), code="future_date")
+        if value is not None and value.year < 1900:
+            raise forms.ValidationError(_("The birth date is too far in the past."), code="date_too_old")
+        return value
+
+    @classmethod
+    def initial_for(cls, customer: Customer) -> dict[str, Any]:
+        return {
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "birth_date": customer.birth_date,
+            "language": customer.language,
+            "preferred_reward_kind": customer.preferred_reward_kind,
+            "email_consent": customer.email_consent,
+            "sms_consent": customer.sms_consent,
+        }

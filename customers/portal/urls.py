@@ -1,0 +1,15 @@
+from django.urls import path
+
+from customers.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.PortalLoginView.as_view(), name="login"),
+    path("login/link/", views.magic_link_request, name="magic-link"),
+    path("login/link/<str:token>/", views.magic_link_login, name="magic-link-login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("profile/", views.profile, name="profile"),
+    path("password/", views.password, name="password"),
+]

@@ -1,0 +1,1 @@
+"""Purchases, the points ledger, tiers and rewards: built by the loyalty engine issue."""

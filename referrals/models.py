@@ -1,0 +1,1 @@
+"""Referral codes, referrals and fraud checks: built by the referrals issue."""
