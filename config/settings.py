@@ -46,7 +46,7 @@ if DJANGO_ENV not in {"development", "test", "production"}:
 IS_PRODUCTION = DJANGO_ENV == "production"
 if not IS_PRODUCTION:
     # The embedded defaults keep their state here: SQLite, the file-system broker, e-mail files.
-    for _folder in ("", "broker/out", "broker/processed", "mail"):
+    for _folder in ("", "broker/out", "broker/processed", "mail", "staticfiles"):
         (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
 
 # --- Core ---------------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ if IS_PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
@@ -246,6 +246,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["customers.api.throttling.PartnerKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"partner": os.environ.get("API_THROTTLE_RATE", "6000/min")},
 }
 
@@ -262,8 +263,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {"securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization"}}},
-    "SECURITY": [{"ApiKey": []}],
 }
 
 # --- Celery -------------------------------------------------------------------------------------

@@ -195,7 +195,10 @@ def customer_consent_set(
 
 def customer_tags_set(*, customer: Customer, names: list[str]) -> list[Tag]:
     """Replace the customer's tags with ``names``: matched case-insensitively, created when new."""
-    wanted = {name.strip().lower(): name.strip() for name in names if name.strip()}
+    wanted: dict[str, str] = {}
+    for name in names:
+        if name.strip():
+            wanted.setdefault(name.strip().lower(), name.strip())  # the first spelling wins
     existing = {tag.name.lower(): tag for tag in Tag.objects.filter(name__lower__in=list(wanted))}
     for key, name in wanted.items():
         if key not in existing:

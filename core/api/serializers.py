@@ -28,3 +28,21 @@ class StrictInputSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers, booleans and objects instead of turning them into text."""
+
+    default_error_messages = {"invalid": _("Not a valid string.")}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

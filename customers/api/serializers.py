@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import StrictInputSerializer
+from core.api.serializers import StrictCharField, StrictEmailField, StrictInputSerializer
 from customers.models import Customer, Language, RewardKind, phone_validator, validate_time_zone
 
 
@@ -78,20 +78,20 @@ def _validate_birth_date(value: datetime.date | None) -> datetime.date | None:
 
 
 class CustomerCreateInputSerializer(StrictInputSerializer):
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=16, required=False, allow_blank=True, validators=[phone_validator])
+    email = StrictEmailField(max_length=254)
+    first_name = StrictCharField(max_length=100, required=False, allow_blank=True)
+    last_name = StrictCharField(max_length=100, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=16, required=False, allow_blank=True, validators=[phone_validator])
     birth_date = serializers.DateField(required=False, allow_null=True, validators=[_validate_birth_date])
     language = serializers.ChoiceField(choices=Language.choices, required=False)
-    time_zone = serializers.CharField(max_length=64, required=False, allow_blank=True, validators=[validate_time_zone])
+    time_zone = StrictCharField(max_length=64, required=False, allow_blank=True, validators=[validate_time_zone])
     preferred_reward_kind = serializers.ChoiceField(choices=RewardKind.choices, required=False, allow_blank=True)
     email_consent = serializers.BooleanField(required=False, help_text=_("Marketing e-mail consent."))
     sms_consent = serializers.BooleanField(required=False, help_text=_("Marketing SMS consent."))
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, max_length=50, help_text=_("Tags and interests.")
+        child=StrictCharField(max_length=50), required=False, max_length=50, help_text=_("Tags and interests.")
     )
 
 
 class CustomerUpdateInputSerializer(CustomerCreateInputSerializer):
-    email = serializers.EmailField(max_length=254, required=False)
+    email = StrictEmailField(max_length=254, required=False)
