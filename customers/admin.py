@@ -109,6 +109,9 @@ class CustomerAdmin(admin.ModelAdmin):
         if not change:
             obj.signup_source = "admin"
         super().save_model(request, obj, form, change)
+        if change and "email" in form.changed_data and obj.user_id:
+            # As ``customer_update`` does: the portal login follows the e-mail.
+            User.objects.filter(pk=obj.user_id).update(email=obj.email)
         for name, granted in consent_changes.items():
             channel = Channel.EMAIL if name == "email_consent" else Channel.SMS
             services.customer_consent_set(

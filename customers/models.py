@@ -21,11 +21,7 @@ class User(AbstractUser):
     """A login: staff in the admin, or a customer in the portal (linked from ``Customer.user``)."""
 
     class Meta(AbstractUser.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                Lower("email"), name="customers_user_email_ci_unique", condition=~models.Q(email="")
-            )
-        ]
+        pass
 
 
 class Language(models.TextChoices):
@@ -149,7 +145,11 @@ class Customer(TimestampedModel):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="customers_customer_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="customers_customer_email_ci_unique",
+                violation_error_message=_("Another customer already uses this e-mail address."),
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "-id"], name="customers_status_id_idx"),

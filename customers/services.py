@@ -150,7 +150,7 @@ def customer_update(
         except IntegrityError as exc:
             raise EmailTaken() from exc
         if "email" in changed and customer.user_id:
-            User.objects.filter(pk=customer.user_id).update(email=customer.email, username=customer.email.lower())
+            User.objects.filter(pk=customer.user_id).update(email=customer.email)
     for channel, granted in ((Channel.EMAIL, email_consent), (Channel.SMS, sms_consent)):
         if granted is not None:
             customer_consent_set(
@@ -228,7 +228,7 @@ def customer_portal_login_ensure(*, customer: Customer, password: str | None = N
         user = User.objects.get(pk=customer.user_id)
     else:
         user = User(
-            username=customer.email.lower(),
+            username=f"customer-{customer.public_id}",
             email=customer.email,
             first_name=customer.first_name,
             last_name=customer.last_name,

@@ -4,6 +4,7 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,17 @@ class PortalLoginForm(AuthenticationForm):
         "invalid_login": _("That e-mail and password do not match an account. Check both and try again."),
         "inactive": _("This account is not active."),
     }
+
+    def clean(self) -> dict[str, Any]:
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is not None and password:
+            # Only the customer backend: a staff login with the same e-mail never signs in here.
+            self.user_cache = authenticate(self.request, email=email, password=password)
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
 
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)
@@ -54,6 +66,10 @@ class ProfileForm(forms.Form):
         if value is not None and value.year < 1900:
             raise forms.ValidationError(_("The birth date is too far in the past."), code="date_too_old")
         return value
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def initial_for(cls, customer: Customer) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def magic_link_login(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "portal/magic_link_invalid.html", status=400)
     if request.method == "GET":
         return render(request, "portal/magic_link_confirm.html", {"email": user.email})
-    login(request, user, backend="customers.auth.EmailBackend")
+    login(request, user, backend="customers.auth.CustomerBackend")
     response = redirect("portal:home")
     _activate_language(request, response, user.customer.language)
     return response
