@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)/versions/3.13.0/bin/pytho
 	command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v "$$p"; break; }; done)
 
-.PHONY: help run test install install-dev migrate demo messages compilemessages lint check bench clean
+.PHONY: help run test install install-dev migrate demo messages compilemessages lint check clean
 
 help:
 	@echo "make run    install, migrate, load demo data, start web + worker + beat on http://127.0.0.1:$(PORT)"
@@ -61,9 +61,6 @@ lint: install-dev
 
 test: install-dev compilemessages lint
 	@bash scripts/test.sh
-
-bench: install-dev
-	@bash scripts/bench.sh
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -46,7 +46,7 @@ if DJANGO_ENV not in {"development", "test", "production"}:
 IS_PRODUCTION = DJANGO_ENV == "production"
 if not IS_PRODUCTION:
     # The embedded defaults keep their state here: SQLite, the file-system broker, e-mail files.
-    for _folder in ("", "broker/out", "broker/processed", "mail", "staticfiles"):
+    for _folder in ("", "broker/out", "broker/processed", "broker/control", "mail", "staticfiles"):
         (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
 
 # --- Core ---------------------------------------------------------------------------------------
@@ -188,6 +188,9 @@ STORAGES = {
 # --- Cache --------------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if IS_PRODUCTION and not REDIS_URL:
+    # Several web processes must share throttling counters and caches: Redis, never local memory.
+    REDIS_URL = "redis://127.0.0.1:6379/1"
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -198,6 +201,8 @@ else:
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Vastavuoro <hello@vastavuoro.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_URL = os.environ.get("EMAIL_URL", "").strip()
+if IS_PRODUCTION and not EMAIL_URL:
+    EMAIL_URL = "smtp://127.0.0.1:25"  # the host's mail relay; files under var/ are for development
 if EMAIL_URL.startswith(("smtp://", "smtps://")):
     from urllib.parse import unquote, urlsplit
 
@@ -268,7 +273,9 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -------------------------------------------------------------------------------------
 
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or "filesystem://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or (
+    "redis://127.0.0.1:6379/0" if IS_PRODUCTION else "filesystem://"
+)
 # The longest countdown or ETA any task may be given; the Redis visibility timeout must exceed it,
 # or Redis would hand a waiting task to a second worker (tests assert the relation).
 CELERY_MAX_COUNTDOWN = int(os.environ.get("CELERY_MAX_COUNTDOWN", str(60 * 60 * 6)))
@@ -277,6 +284,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:

@@ -70,13 +70,17 @@ def _problem(status: int, code: str, title: str) -> JsonResponse:
     )
 
 
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    return _problem(404, "not_found", "Not found")
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return _problem(404, "not_found", "Not found.")
+        return api_not_found(request)
     return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return _problem(500, "server_error", "Internal server error.")
+        return _problem(500, "server_error", "Internal server error")
     return render(request, "500.html", status=500)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers import services
-from customers.models import Customer, Language, Partner, RewardKind, SignupSource, User
+from customers.models import Customer, Language, Partner, PartnerAPIKey, RewardKind, SignupSource, User
 
 FIRST_NAMES = {
     Language.FINNISH: [
@@ -193,9 +193,10 @@ def demo_load(*, count: int = 300, key_file: Path | None = None) -> DemoSummary:
 
     api_key = None
     if key_file is not None:
-        if key_file.exists():
-            api_key = key_file.read_text().strip()
-        else:
+        stored = key_file.read_text().strip() if key_file.exists() else ""
+        if stored and PartnerAPIKey.objects.is_valid(stored):
+            api_key = stored
+        else:  # no key yet, or the file belongs to a database that has since been replaced
             _row, api_key = services.partner_key_create(partner=partners[0], scopes=DEMO_KEY_SCOPES, name="demo")
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(api_key + "\n")

@@ -14,6 +14,11 @@ class CustomerNotActive(DomainError):
     default_message = _("The customer is blocked or erased.")
 
 
+class CustomerErased(CustomerNotActive):
+    code = "customer_erased"
+    default_message = _("This customer's data was erased; the record can no longer change.")
+
+
 class UnknownScope(DomainError):
     code = "unknown_scope"
     default_message = _("Unknown API scope.")

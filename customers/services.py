@@ -9,7 +9,7 @@ from typing import Any, cast
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from customers.errors import CustomerNotActive, EmailTaken, UnknownScope
+from customers.errors import CustomerErased, CustomerNotActive, EmailTaken, UnknownScope
 from customers.models import (
     Channel,
     ConsentEvent,
@@ -130,7 +130,7 @@ def customer_update(
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == Customer.Status.ERASED:
-        raise CustomerNotActive()
+        raise CustomerErased()
     changed: list[str] = []
     if email is not None:
         email = _normalise_email(email)
@@ -190,6 +190,7 @@ def customer_consent_set(
     )
     setattr(customer, flag, granted)
     setattr(customer, f"{flag}_at", now)
+    customer.updated_at = now
     return True
 
 
@@ -209,6 +210,9 @@ def customer_tags_set(*, customer: Customer, names: list[str]) -> list[Tag]:
                 existing[key] = Tag.objects.get(name__lower=key)
     tags = [existing[key] for key in wanted]
     customer.tags.set(tags)
+    now = timezone.now()
+    Customer.objects.filter(pk=customer.pk).update(updated_at=now)
+    customer.updated_at = now
     return tags
 
 

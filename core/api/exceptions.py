@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -91,7 +92,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             status.HTTP_400_BAD_REQUEST,
             "invalid",
             "Invalid input",
-            f"The request has invalid fields: {fields}." if fields else "The request is invalid.",
+            _("The request has invalid fields: %(fields)s.") % {"fields": fields}
+            if fields
+            else _("The request is invalid."),
             errors=errors,
         )
     else:

@@ -335,3 +335,59 @@ def test_over_the_rate_limit_is_429_problem_with_retry_after(api_client, setting
     assert statuses == [200, 200, 429]
     assert_problem(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_paths_are_problems_even_in_debug(api_client, settings, debug):
+    settings.DEBUG = debug
+
+    assert_problem(api_client.get("/api/v1/customers/not-a-uuid/"), 404, "not_found")
+    assert_problem(api_client.get("/api/v2/anything"), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_a_damaged_cursor_is_400_naming_it(api_client):
+    body = assert_problem(api_client.get(LIST_URL, {"cursor": "garbage!"}), 400, "invalid")
+
+    assert list(body["errors"]) == ["cursor"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("value", "expected"), [("true", ["yes@example.fi"]), ("false", ["no@example.fi"])])
+def test_consent_filter(api_client, value, expected):
+    customer_register(email="yes@example.fi", email_consent=True)
+    customer_register(email="no@example.fi")
+
+    rows = api_client.get(LIST_URL, {"email_consent": value}).json()["results"]
+
+    assert [row["email"] for row in rows] == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["1", "yes", "maybe"])
+def test_a_bad_boolean_filter_is_400(api_client, value):
+    body = assert_problem(api_client.get(LIST_URL, {"email_consent": value}), 400, "invalid")
+
+    assert list(body["errors"]) == ["email_consent"]
+
+
+@pytest.mark.django_db
+def test_created_body_shows_the_stored_update_time(api_client):
+    response = api_client.post(
+        LIST_URL, {"email": "a@example.fi", "email_consent": True, "tags": ["tea"]}, format="json"
+    )
+
+    stored = api_client.get(detail_url(Customer.objects.get())).json()
+    assert response.json()["updated_at"] == stored["updated_at"]
+
+
+@pytest.mark.django_db
+def test_an_erased_customer_cannot_be_changed(api_client):
+    customer = CustomerFactory(status=Customer.Status.ERASED, first_name="")
+
+    response = api_client.patch(detail_url(customer), {"first_name": "Back"}, format="json")
+
+    assert_problem(response, 409, "customer_erased")
+    customer.refresh_from_db()
+    assert customer.first_name == ""

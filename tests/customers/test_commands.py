@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from customers.models import Customer, Partner, PartnerAPIKey, User
@@ -79,3 +81,38 @@ def test_load_demo_refuses_in_production(settings):
     with pytest.raises(CommandError, match="not loaded in production"):
         call_command("load_demo", stdout=StringIO())
     assert Customer.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_create_partner_with_an_expiry_issues_a_key_that_expires():
+    out = StringIO()
+
+    call_command("create_partner", "Pop-up", "--scopes", "customers:read", "--expires-days", "30", stdout=out)
+
+    api_key = PartnerAPIKey.objects.get()
+    assert api_key.expiry_date is not None
+    assert 29 <= (api_key.expiry_date - api_key.created).days <= 30
+
+
+@pytest.mark.django_db
+def test_an_expired_key_is_401(make_api_client):
+    api = make_api_client(["customers:read"])
+    PartnerAPIKey.objects.update(expiry_date=timezone.now() - datetime.timedelta(seconds=1))
+
+    response = api.get("/api/v1/customers/")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "expired_api_key"
+
+
+@pytest.mark.django_db
+def test_load_demo_replaces_a_key_file_from_another_database(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    (tmp_path / "demo-api-key.txt").write_text("AbCdEfGh.not-a-key-of-this-database\n")
+
+    out = StringIO()
+    call_command("load_demo", "--customers", "5", stdout=out)
+
+    key = (tmp_path / "demo-api-key.txt").read_text().strip()
+    assert key != "AbCdEfGh.not-a-key-of-this-database"
+    assert PartnerAPIKey.objects.is_valid(key)
