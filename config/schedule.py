@@ -16,4 +16,24 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "interval_seconds": 60,
         "description": "Liveness tick: beat and a worker are both running.",
     },
+    "loyalty: expire points": {
+        "task": "loyalty.tasks.points_expire_task",
+        "crontab": {"minute": "10", "hour": "2"},
+        "description": "Nightly: expire earned points past their date, oldest lots first.",
+    },
+    "loyalty: expire vouchers": {
+        "task": "loyalty.tasks.vouchers_expire_task",
+        "crontab": {"minute": "20", "hour": "2"},
+        "description": "Nightly: mark unused vouchers past their date as expired.",
+    },
+    "loyalty: evaluate tiers": {
+        "task": "loyalty.tasks.tiers_evaluate_task",
+        "crontab": {"minute": "40", "hour": "2"},
+        "description": "Nightly: tier upgrades missed, downgrade grace periods, downgrades.",
+    },
+    "loyalty: release pending points": {
+        "task": "loyalty.tasks.pending_points_release_task",
+        "crontab": {"minute": "5"},
+        "description": "Hourly: credit pending points whose return window has passed.",
+    },
 }
