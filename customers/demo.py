@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,22 @@ DEMO_KEY_SCOPES = [
     "webhooks:manage",
 ]
 DEMO_CUSTOMER_EMAIL = "aino.virtanen@example.fi"
+
+
+DemoStep = Callable[[], str]
+_steps: list[tuple[int, str, DemoStep]] = []
+
+
+def register_demo_step(*, order: int, name: str, step: DemoStep) -> None:
+    """Higher apps add their demo data (loyalty: tiers, rules, a year of purchases) from
+    ``AppConfig.ready()``. A step runs after the customers exist, must be idempotent, and returns
+    a one-line summary."""
+    if all(existing != name for _order, existing, _step in _steps):
+        _steps.append((order, name, step))
+
+
+def demo_steps_run() -> list[str]:
+    return [step() for _order, _name, step in sorted(_steps, key=lambda item: item[0])]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from customers import services
 from customers.errors import CustomerNotActive
 from customers.models import ConsentSource, Customer
 from customers.portal.forms import MagicLinkRequestForm, PortalLoginForm, ProfileForm
+from customers.portal.panels import home_panels
 from customers.portal.tokens import magic_link_token_check, magic_link_token_make
 from customers.selectors import customer_get_by_email
 
@@ -116,7 +117,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @customer_required
 def home(request: HttpRequest, customer: Customer) -> HttpResponse:
-    return render(request, "portal/home.html", {"customer": customer})
+    """The greeting, then the panels the other apps registered (``customers.portal.panels``)."""
+    return render(request, "portal/home.html", {"customer": customer, "panels": home_panels(customer)})
 
 
 @customer_required

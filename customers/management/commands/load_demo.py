@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from customers.demo import demo_load
+from customers.demo import demo_load, demo_steps_run
 
 
 class Command(BaseCommand):
@@ -20,6 +20,8 @@ class Command(BaseCommand):
         if not 1 <= options["customers"] <= 100_000:
             raise CommandError("--customers must be between 1 and 100000.")
         summary = demo_load(count=options["customers"], key_file=settings.VAR_DIR / "demo-api-key.txt")
+        for line in demo_steps_run():
+            self.stdout.write(f"  {line}")
         self.stdout.write(
             f"Demo data: {summary.customers_created} customers added, {summary.customers_total} in all.\n"
             f"  Staff (admin):    {summary.staff_email} / {summary.staff_password}\n"
