@@ -11,13 +11,14 @@ PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)/versions/3.13.0/bin/pytho
 	command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v "$$p"; break; }; done)
 
-.PHONY: help run test install install-dev migrate demo messages compilemessages lint check clean
+.PHONY: help run test install install-dev migrate demo messages compilemessages lint check bench clean
 
 help:
 	@echo "make run    install, migrate, load demo data, start web + worker + beat on http://127.0.0.1:$(PORT)"
 	@echo "make test   install the dev extra and run every check and test"
 	@echo "make lint   ruff, format check, import-linter and mypy only"
 	@echo "make messages  refresh the en/fi/ru catalogues from the code"
+	@echo "make bench  purchases per second through gunicorn on the local PostgreSQL"
 
 $(VENV)/.created:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (set PYTHON=/path/to/python3.12+)."; exit 1; }
@@ -61,6 +62,9 @@ lint: install-dev
 
 test: install-dev compilemessages lint
 	@bash scripts/test.sh
+
+bench: install-dev
+	$(PY) scripts/bench.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -340,12 +340,12 @@ class LoyaltyCustomerAdmin(BaseCustomerAdmin):  # type: ignore[valid-type,misc]
         entries = LedgerEntry.objects.filter(account__customer=customer).order_by("-id")[:10]
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{:+d}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     entry.created_at.strftime("%Y-%m-%d %H:%M"),
                     entry.get_kind_display(),
-                    entry.amount,
+                    f"{entry.amount:+d}",
                     entry.balance_after,
                     entry.reason,
                 )
