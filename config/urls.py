@@ -8,6 +8,7 @@ from core import views as core_views
 
 api_v1 = [
     path("", include("customers.api.urls")),
+    path("", include("loyalty.api.urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include("customers.portal.urls")),
+    path("portal/", include("loyalty.portal.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,0 +1,1 @@
+"""The loyalty programme's customer pages: statement, rewards and redemption, vouchers."""
