@@ -7,6 +7,9 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
+        from customers.demo import register_demo_step
+        from loyalty.demo import demo_loyalty_load
         from loyalty.portal.panels import home_panel_register
 
         home_panel_register()
+        register_demo_step(order=10, name="loyalty", step=demo_loyalty_load)
