@@ -20,11 +20,12 @@ class Command(BaseCommand):
         if not 1 <= options["customers"] <= 100_000:
             raise CommandError("--customers must be between 1 and 100000.")
         summary = demo_load(count=options["customers"], key_file=settings.VAR_DIR / "demo-api-key.txt")
-        for line in demo_steps_run():
-            self.stdout.write(f"  {line}")
+        steps = demo_steps_run()
         self.stdout.write(
             f"Demo data: {summary.customers_created} customers added, {summary.customers_total} in all.\n"
             f"  Staff (admin):    {summary.staff_email} / {summary.staff_password}\n"
             f"  Customer (portal): {summary.customer_email} / {summary.customer_password}\n"
             f"  Partner API key:  {summary.api_key}"
         )
+        for line in steps:
+            self.stdout.write(f"  {line}")
