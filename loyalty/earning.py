@@ -108,7 +108,11 @@ def earn_calculate(
         value = amount * rule.points_per_unit
         base += value
         add(rule.name, rule.kind, value)
-    for rule in (r for r in active if r.kind in (EarningRule.Kind.CATEGORY_BONUS, EarningRule.Kind.SKU_BONUS)):
+    # The documented order, whatever order the rules come in (the database sorts them by kind,
+    # which would put the birthday month before special days and change the shares).
+    bonuses = [r for r in active if r.kind == EarningRule.Kind.CATEGORY_BONUS]
+    bonuses += [r for r in active if r.kind == EarningRule.Kind.SKU_BONUS]
+    for rule in bonuses:
         value = sum((line.total * rule.points_per_unit for line in lines if _line_matches(rule, line)), ZERO)
         base += value
         add(rule.name, rule.kind, value)
@@ -116,11 +120,9 @@ def earn_calculate(
     multipliers: list[tuple[str, str, Decimal]] = []
     if tier is not None and tier.multiplier != 1:
         multipliers.append((tier.name, "tier", tier.multiplier))
-    for rule in active:
-        if rule.kind == EarningRule.Kind.SPECIAL_DAYS or (
-            rule.kind == EarningRule.Kind.BIRTHDAY_MONTH and birth_date is not None and birth_date.month == local_month
-        ):
-            multipliers.append((rule.name, rule.kind, rule.multiplier))
+    multipliers += [(r.name, r.kind, r.multiplier) for r in active if r.kind == EarningRule.Kind.SPECIAL_DAYS]
+    if birth_date is not None and birth_date.month == local_month:
+        multipliers += [(r.name, r.kind, r.multiplier) for r in active if r.kind == EarningRule.Kind.BIRTHDAY_MONTH]
     running = base
     for name, kind, factor in multipliers:
         value = running * (factor - 1)

@@ -63,7 +63,7 @@ from loyalty.demo import _programme
 _programme()
 partner = Partner.objects.create(name="Bench POS")
 _row, key = partner_key_create(partner=partner, scopes=["purchases:write", "customers:read"])
-ids = [str(customer_register(email=f"bench{i}@example.fi", first_name="Bench").customer.public_id)
+ids = [str(customer_register(email=f"bench{{i}}@example.fi", first_name="Bench").customer.public_id)
        for i in range({count})]
 import json; print(json.dumps({{"key": key, "customers": ids}}))
 """

@@ -11,11 +11,8 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
-from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.events import emit_on_commit
@@ -27,13 +24,12 @@ from loyalty.models import (
     PointsAccount,
     PointsLot,
     Program,
-    Purchase,
     TierChange,
     Voucher,
 )
 from loyalty.program import program_get, tiers_get
-from loyalty.services.ledger import LIFETIME_KINDS, Kind, account_lock, entry_credit, expiry_for
-from loyalty.services.tiers import tier_for_value, window_start
+from loyalty.services.ledger import Kind, account_lock, entry_credit, expire_keys, expiry_for
+from loyalty.services.tiers import qualifying_values, tier_for_value, tier_upgrade_if_qualified
 
 BATCH_SIZE = 500
 
@@ -82,6 +78,7 @@ def _expire_batch(account_ids: list[int], now: datetime.datetime) -> int:
     if not due:
         return 0
     balances = dict(PointsAccount.objects.filter(pk__in=account_ids).values_list("pk", "balance"))
+    keys = expire_keys(due)
     entries: list[LedgerEntry] = []
     expired_by_account: defaultdict[int, int] = defaultdict(int)
     for lot in due:
@@ -94,7 +91,7 @@ def _expire_batch(account_ids: list[int], now: datetime.datetime) -> int:
                 amount=-lot.remaining,
                 balance_after=balances[lot.account_id],
                 reverses_id=lot.entry_id,
-                idempotency_key=f"expire:{lot.pk}",
+                idempotency_key=keys[lot.pk],
                 reason="Points expired",
             )
         )
@@ -110,29 +107,6 @@ def _expire_batch(account_ids: list[int], now: datetime.datetime) -> int:
     for account_id, entry in last_entry.items():
         emit_on_commit(signals.points_changed, sender=LedgerEntry, customer_id=customers[account_id], entry_id=entry.pk)
     return sum(expired_by_account.values())
-
-
-def _qualifying_values(program: Program, account_ids: list[int], now: datetime.datetime) -> dict[int, Decimal]:
-    since = window_start(program, now)
-    subquery: QuerySet[Any, Any]
-    if program.tier_measure == Program.TierMeasure.SPEND:
-        subquery = (
-            Purchase.objects.filter(customer_id=OuterRef("customer_id"), occurred_at__gte=since)
-            .values("customer_id")
-            .annotate(total=Sum(F("amount") - F("refunded_amount")))
-            .values("total")
-        )
-    else:
-        subquery = (
-            LedgerEntry.objects.filter(account_id=OuterRef("pk"), kind__in=LIFETIME_KINDS, created_at__gte=since)
-            .values("account_id")
-            .annotate(total=Sum("amount"))
-            .values("total")
-        )
-    rows = PointsAccount.objects.filter(pk__in=account_ids).annotate(
-        value=Coalesce(Subquery(subquery, output_field=DecimalField()), Value(Decimal(0)), output_field=DecimalField())
-    )
-    return {pk: Decimal(value) for pk, value in rows.values_list("pk", "value")}
 
 
 def tiers_evaluate_all(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> TierRunResult:
@@ -159,7 +133,7 @@ def tiers_evaluate_all(*, now: datetime.datetime | None = None, batch_size: int 
 @transaction.atomic
 def _tiers_batch(program: Program, tiers: list, ids: list[int], now: datetime.datetime) -> tuple[int, int, int, int]:
     _locked_accounts(ids)
-    values = _qualifying_values(program, ids, now)
+    values = qualifying_values(program, ids, now)
     by_pk = {tier.pk: tier for tier in tiers}
     accounts = list(PointsAccount.objects.filter(pk__in=ids).order_by("pk"))
     grace = datetime.timedelta(days=program.tier_grace_days)
@@ -221,7 +195,8 @@ def _tiers_batch(program: Program, tiers: list, ids: list[int], now: datetime.da
 
 
 def pending_points_release_due(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
-    """Credit pending points whose return window has passed. Returns how many were released."""
+    """Credit pending points whose return window has passed (upgrading the tier at once when they
+    make it qualify). Returns how many were released; running it again releases nothing."""
     now = now or timezone.now()
     released = 0
     while True:
@@ -238,9 +213,12 @@ def pending_points_release_due(*, now: datetime.datetime | None = None, batch_si
 @transaction.atomic
 def _release_batch(pending_ids: list[int], now: datetime.datetime) -> int:
     program = program_get()
+    # Lock the accounts first, in pk order, as every other writer does (a refund holds the account
+    # and then touches its pending row); locking the pending rows first could deadlock with it.
+    # Under the account locks the pending rows cannot change, so re-reading them is enough.
+    _locked_accounts(sorted(set(PendingPoints.objects.filter(pk__in=pending_ids).values_list("account_id", flat=True))))
     rows = list(
-        PendingPoints.objects.select_for_update()
-        .filter(pk__in=pending_ids, status=PendingPoints.Status.PENDING)
+        PendingPoints.objects.filter(pk__in=pending_ids, status=PendingPoints.Status.PENDING)
         .select_related("purchase")
         .order_by("account_id", "pk")
     )
@@ -256,6 +234,9 @@ def _release_batch(pending_ids: list[int], now: datetime.datetime) -> int:
                 expires_at=expiry_for(program, now),
                 purchase=row.purchase,
             )
+            # The points now count, so the purchase qualifies now: the same immediate upgrade a
+            # purchase without pending points gets (not left for the nightly evaluation).
+            tier_upgrade_if_qualified(program=program, account=account, now=now)
     PendingPoints.objects.filter(pk__in=[row.pk for row in rows]).update(status=PendingPoints.Status.RELEASED)
     return len(rows)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from core.events import emit_on_commit
@@ -29,14 +29,17 @@ LIFETIME_KINDS = (*EARNING_KINDS, Kind.REFUND)
 def account_lock(customer: Customer | int) -> PointsAccount:
     """The customer's points account, created if missing, locked (``SELECT ... FOR UPDATE``)."""
     customer_id = customer if isinstance(customer, int) else customer.pk
-    account = PointsAccount.objects.select_for_update().select_related("tier").filter(customer_id=customer_id).first()
+    # ``of=("self",)``: lock the account row only. The tier is a nullable join (LEFT OUTER JOIN),
+    # and PostgreSQL refuses FOR UPDATE on the nullable side of an outer join.
+    locked = PointsAccount.objects.select_for_update(of=("self",)).select_related("tier")
+    account = locked.filter(customer_id=customer_id).first()
     if account is None:
         try:
             with transaction.atomic():
                 PointsAccount.objects.create(customer_id=customer_id)
         except IntegrityError:  # created by a concurrent transaction: lock that one
             pass
-        account = PointsAccount.objects.select_for_update().select_related("tier").get(customer_id=customer_id)
+        account = locked.get(customer_id=customer_id)
     return account
 
 
@@ -227,6 +230,20 @@ def entry_note(
     )
 
 
+def expire_keys(lots: Sequence[PointsLot]) -> dict[int, str]:
+    """The idempotency key of each lot's next expiry: ``expire:<lot>`` the first time. A lot can
+    expire again when points are given back into it after its date (a voucher cancelled after the
+    points it spent expired): that expiry is ``expire:<lot>:<n>``, n counting the earlier ones.
+    One GROUP BY query. Caller holds the lots' account locks, so the count cannot move."""
+    earlier = dict(
+        LotConsumption.objects.filter(lot_id__in=[lot.pk for lot in lots], entry__kind=Kind.EXPIRE)
+        .values("lot_id")
+        .annotate(count=Count("id"))
+        .values_list("lot_id", "count")
+    )
+    return {lot.pk: f"expire:{lot.pk}:{earlier[lot.pk]}" if earlier.get(lot.pk) else f"expire:{lot.pk}" for lot in lots}
+
+
 def lots_expire_due(account: PointsAccount, *, now: datetime.datetime | None = None) -> int:
     """Expire this account's lots that are past their date (one ``expire`` entry per lot, pointing
     at the entry that made the lot). Returns the points expired. Caller holds the account lock;
@@ -236,6 +253,7 @@ def lots_expire_due(account: PointsAccount, *, now: datetime.datetime | None = N
     if not due:
         return 0
     balance = account.balance
+    keys = expire_keys(due)
     entries = []
     for lot in due:
         balance -= lot.remaining
@@ -246,7 +264,7 @@ def lots_expire_due(account: PointsAccount, *, now: datetime.datetime | None = N
                 amount=-lot.remaining,
                 balance_after=balance,
                 reverses_id=lot.entry_id,
-                idempotency_key=f"expire:{lot.pk}",
+                idempotency_key=keys[lot.pk],
                 reason="Points expired",
             )
         )

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -108,7 +108,9 @@ def reward_redeem(
     Checks, in order: the customer is active; the reward is active, in its validity window, open
     to the customer's tier, and in stock; the balance (after expiring due points) covers the cost.
     Each refusal is a domain error (409) and writes nothing. Stock is taken with a conditional
-    update, so parallel redemptions never oversell it.
+    update, so parallel redemptions never oversell it. A repeat returns the first voucher
+    (``created=False``); the key reused for another customer or reward is ``PayloadConflict``,
+    also when both arrive at the same time.
     """
     payload_hash = _redemption_hash(customer, reward)
     repeated = _existing_redemption(idempotency_key, payload_hash)
@@ -135,16 +137,27 @@ def reward_redeem(
         raise InsufficientPoints(needed=reward.points_cost, balance=account.balance)
     if reward.stock is not None and not Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1):
         raise OutOfStock(reward=reward.pk)
-    voucher = voucher_issue(
-        customer=customer,
-        reward=reward,
-        source=Voucher.Source.REDEMPTION,
-        idempotency_key=idempotency_key,
-        points_spent=reward.points_cost,
-        partner=partner,
-        payload_hash=payload_hash,
-        now=now,
-    )
+    try:
+        with transaction.atomic():
+            voucher = voucher_issue(
+                customer=customer,
+                reward=reward,
+                source=Voucher.Source.REDEMPTION,
+                idempotency_key=idempotency_key,
+                points_spent=reward.points_cost,
+                partner=partner,
+                payload_hash=payload_hash,
+                now=now,
+            )
+    except IntegrityError:
+        # The same key, redeemed meanwhile for another customer (whose account lock we do not
+        # hold): that one won. Another payload is ``PayloadConflict``; the same one returns it,
+        # undoing what this call did (the stock, any expiry).
+        repeated = _existing_redemption(idempotency_key, payload_hash)
+        if repeated is None:  # pragma: no cover - the integrity error was something else
+            raise
+        transaction.set_rollback(True)
+        return repeated
     if reward.points_cost:
         entry_debit(
             account=account,
@@ -201,13 +214,19 @@ def voucher_use(*, code: str, partner: Partner, order_id: str) -> tuple[Voucher,
 
 @transaction.atomic
 def voucher_cancel(*, voucher: Voucher, by: User | None = None) -> Voucher:
-    """Cancel an unused voucher: the points spent on it return to the lots they came from and the
-    reward's stock is given back. Only an issued voucher can be cancelled."""
+    """Cancel an unused voucher: the points spent on it return to the lots they came from, with
+    those lots' expiry (points returned into a lot already past its date expire at once, with an
+    ``expire`` entry), and the reward's stock is given back. Only an issued voucher still inside
+    its validity can be cancelled (``VoucherNotCancellable``, nothing written): one past its date
+    is expired whether or not the nightly job has marked it yet, and expiry returns no points."""
     account: PointsAccount = account_lock(voucher.customer_id)
     voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    now = timezone.now()
+    if voucher.status == Voucher.Status.ISSUED and voucher.expires_at <= now:
+        raise VoucherNotCancellable(status=Voucher.Status.EXPIRED)
     if voucher.status != Voucher.Status.ISSUED:
         raise VoucherNotCancellable(status=voucher.status)
-    Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.CANCELLED, cancelled_at=timezone.now())
+    Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.CANCELLED, cancelled_at=now)
     voucher.status = Voucher.Status.CANCELLED
     debit = LedgerEntry.objects.filter(idempotency_key=f"redeem:{voucher.pk}").first()
     if debit is not None:
@@ -218,6 +237,9 @@ def voucher_cancel(*, voucher: Voucher, by: User | None = None) -> Voucher:
             idempotency_key=f"redeem:{voucher.pk}:cancel",
             reason=f"Voucher {voucher_code_display(voucher.code)} cancelled",
         )
-    if voucher.reward_id and Reward.objects.filter(pk=voucher.reward_id, stock__isnull=False).exists():
-        Reward.objects.filter(pk=voucher.reward_id).update(stock=F("stock") + 1)
+        lots_expire_due(account, now=now)
+    # Only a redemption took a unit of stock (stamp-card and gift vouchers never did); a reward
+    # with unlimited stock (NULL) has nothing to give back.
+    if voucher.source == Voucher.Source.REDEMPTION and voucher.reward_id:
+        Reward.objects.filter(pk=voucher.reward_id, stock__isnull=False).update(stock=F("stock") + 1)
     return voucher

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import DecimalField, F, Sum, Value
+from django.db.models import DecimalField, F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.events import emit_on_commit
 from loyalty import signals
-from loyalty.models import LedgerEntry, PointsAccount, Program, Purchase, Tier, TierChange
+from loyalty.models import LedgerEntry, PointsAccount, Program, Purchase, Refund, Tier, TierChange
 from loyalty.program import tiers_get
 from loyalty.services.ledger import LIFETIME_KINDS as QUALIFYING_KINDS
 
@@ -21,18 +22,49 @@ def window_start(program: Program, now: datetime.datetime) -> datetime.datetime:
     return now - relativedelta(months=program.tier_window_months)
 
 
-def qualifying_value(program: Program, account: PointsAccount, now: datetime.datetime | None = None) -> Decimal:
-    """Points earned (net of refunds), or spend net of refunds, in the rolling window. One query."""
-    since = window_start(program, now or timezone.now())
+def qualifying_values(program: Program, account_ids: list[int], now: datetime.datetime) -> dict[int, Decimal]:
+    """Each account's value in the rolling window, in one query whatever the number of accounts.
+
+    Spend: money paid net of refunds. Points earned: the earning entries net of refund reversals,
+    and net of the refunded points that could not be taken back because they were already spent
+    (owed or written off: those never show as a negative entry). Never below zero.
+    """
+    since = window_start(program, now)
+    value: Any
     if program.tier_measure == Program.TierMeasure.SPEND:
-        total = Purchase.objects.filter(customer_id=account.customer_id, occurred_at__gte=since).aggregate(
-            value=Coalesce(Sum(F("amount") - F("refunded_amount")), Value(Decimal(0)), output_field=DecimalField())
-        )["value"]
+        spend = (
+            Purchase.objects.filter(customer_id=OuterRef("customer_id"), occurred_at__gte=since)
+            .order_by()
+            .values("customer_id")
+            .annotate(total=Sum(F("amount") - F("refunded_amount")))
+            .values("total")
+        )
+        value = Coalesce(Subquery(spend, output_field=DecimalField()), Value(Decimal(0)), output_field=DecimalField())
     else:
-        total = LedgerEntry.objects.filter(account=account, kind__in=QUALIFYING_KINDS, created_at__gte=since).aggregate(
-            value=Coalesce(Sum("amount"), 0)
-        )["value"]
-    return Decimal(total)
+        earned = (
+            LedgerEntry.objects.filter(account_id=OuterRef("pk"), kind__in=QUALIFYING_KINDS, created_at__gte=since)
+            .order_by()
+            .values("account_id")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        unrecovered = (
+            Refund.objects.filter(purchase__customer_id=OuterRef("customer_id"), created_at__gte=since)
+            .order_by()
+            .values("purchase__customer_id")
+            .annotate(total=Sum(F("points_owed") + F("points_written_off")))
+            .values("total")
+        )
+        value = Coalesce(Subquery(earned, output_field=IntegerField()), Value(0)) - Coalesce(
+            Subquery(unrecovered, output_field=IntegerField()), Value(0)
+        )
+    rows = PointsAccount.objects.filter(pk__in=account_ids).annotate(value=value).values_list("pk", "value")
+    return {pk: max(Decimal(total), Decimal(0)) for pk, total in rows}
+
+
+def qualifying_value(program: Program, account: PointsAccount, now: datetime.datetime | None = None) -> Decimal:
+    """One account's value in the rolling window (see ``qualifying_values``). One query."""
+    return qualifying_values(program, [account.pk], now or timezone.now()).get(account.pk, Decimal(0))
 
 
 def tier_for_value(value: Decimal, tiers: list[Tier] | None = None) -> Tier | None:
@@ -70,17 +102,20 @@ def tier_set(
     )
 
 
-def tier_upgrade_if_qualified(*, program: Program, account: PointsAccount) -> Tier | None:
-    """After a purchase: upgrade at once when the window's value reaches a higher tier, and end
-    any downgrade grace period the customer has earned their way out of. Caller holds the lock."""
+def tier_upgrade_if_qualified(
+    *, program: Program, account: PointsAccount, now: datetime.datetime | None = None
+) -> Tier | None:
+    """After a purchase (or its pending points being released): upgrade at once when the window's
+    value reaches a higher tier, and end any downgrade grace period the customer has earned their
+    way out of. Caller holds the lock."""
     tiers = tiers_get()
     if not tiers:
         return account.tier
-    value = qualifying_value(program, account)
+    value = qualifying_value(program, account, now)
     reached = tier_for_value(value, tiers)
     current_rank = account.tier.rank if account.tier else -1
     if reached is not None and reached.rank > current_rank:
-        tier_set(account=account, tier=reached, reason=TierChange.Reason.UPGRADE, value=value)
+        tier_set(account=account, tier=reached, reason=TierChange.Reason.UPGRADE, value=value, now=now)
     elif account.tier_grace_until and reached is not None and reached.rank >= current_rank:
         PointsAccount.objects.filter(pk=account.pk).update(tier_grace_until=None)
         account.tier_grace_until = None
