@@ -98,7 +98,11 @@ def loyalty_summary_for_customer(customer: Customer) -> LoyaltySummary:
 
 def ledger_for_customer(customer: Customer) -> QuerySet[LedgerEntry]:
     """The customer's statement, newest first."""
-    return LedgerEntry.objects.filter(account__customer=customer).select_related("purchase", "voucher").order_by("-id")
+    return (
+        LedgerEntry.objects.filter(account__customer=customer)
+        .select_related("purchase", "voucher__reward", "refund__purchase")
+        .order_by("-id")
+    )
 
 
 def purchases_for_customer(customer: Customer) -> QuerySet[Purchase]:
