@@ -137,7 +137,7 @@ class EarningRuleAdmin(ClearsProgramCacheMixin, admin.ModelAdmin):
 
 
 @admin.register(StampCard)
-class StampCardAdmin(admin.ModelAdmin):
+class StampCardAdmin(ClearsProgramCacheMixin, admin.ModelAdmin):
     list_display = ["name", "category", "sku", "stamps_required", "reward", "is_active"]
     list_select_related = ["reward"]
 

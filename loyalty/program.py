@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-from loyalty.models import EarningRule, Program, Tier
+from loyalty.models import EarningRule, Program, StampCard, Tier
 
 CACHE_SECONDS = 30
 _PROGRAM_KEY = "loyalty:program:v1"
 _TIERS_KEY = "loyalty:tiers:v1"
 _RULES_KEY = "loyalty:rules:v1"
+_STAMP_CARDS_KEY = "loyalty:stamp-cards:v1"
 
 
 def program_get() -> Program:
@@ -41,6 +42,16 @@ def rules_get() -> list[EarningRule]:
     return rules
 
 
+def stamp_cards_get() -> list[StampCard]:
+    """Active stamp cards with their rewards."""
+    cards = cache.get(_STAMP_CARDS_KEY)
+    if cards is None:
+        cards = list(StampCard.objects.filter(is_active=True).select_related("reward"))
+        cache.set(_STAMP_CARDS_KEY, cards, CACHE_SECONDS)
+    return cards
+
+
 def program_cache_clear() -> None:
-    """Called when staff save settings, tiers or rules, so this process sees the change at once."""
-    cache.delete_many([_PROGRAM_KEY, _TIERS_KEY, _RULES_KEY])
+    """Called when staff save settings, tiers, rules or stamp cards, so this process sees the
+    change at once (other processes within CACHE_SECONDS)."""
+    cache.delete_many([_PROGRAM_KEY, _TIERS_KEY, _RULES_KEY, _STAMP_CARDS_KEY])

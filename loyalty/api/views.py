@@ -112,15 +112,16 @@ class PurchaseCreateView(generics.GenericAPIView):
         partner = _partner(request)
         lines = [Line(**line) for line in data.pop("lines", [])]
         public_id, email = data.pop("customer", None), data.pop("customer_email", None)
-        # One transaction: a purchase the service refuses must not leave a new customer behind.
-        with transaction.atomic():
-            if email is not None:
+        if email is None:
+            customer = _customer_or_404(public_id)
+            result = services.purchase_record(partner=partner, customer=customer, lines=lines, **data)
+        else:
+            # One transaction: a purchase the service refuses must not leave a new customer behind.
+            with transaction.atomic():
                 customer = customer_services.customer_register(
                     email=email, source=SignupSource.API, partner=partner
                 ).customer
-            else:
-                customer = _customer_or_404(public_id)
-            result = services.purchase_record(partner=partner, customer=customer, lines=lines, **data)
+                result = services.purchase_record(partner=partner, customer=customer, lines=lines, **data)
         return Response(PurchaseOutputSerializer(result.purchase).data, status=_created_or_ok(result.created))
 
 

@@ -23,6 +23,7 @@ from loyalty import signals
 from loyalty.earning import Line, earn_calculate
 from loyalty.errors import CustomerInactive, PayloadConflict, RefundExceedsPurchase, UnknownCurrency
 from loyalty.models import (
+    EarningRule,
     LedgerEntry,
     PendingPoints,
     PointsAccount,
@@ -142,14 +143,18 @@ def purchase_record(
         raise CustomerInactive()
 
     account = account_lock(customer)
-    is_first = not Purchase.objects.filter(customer=customer).exists()
+    rules = rules_get()
+    # Only a first-purchase rule needs to know; skip the query when the programme has none.
+    is_first = any(rule.kind == EarningRule.Kind.FIRST_PURCHASE for rule in rules) and (
+        not Purchase.objects.filter(customer=customer).exists()
+    )
     local_month = occurred_at.astimezone(ZoneInfo(settings.TIME_ZONE)).month
     result = earn_calculate(
         amount=amount,
         lines=lines,
         occurred_at=occurred_at,
         local_month=local_month,
-        rules=rules_get(),
+        rules=rules,
         tier=account.tier,
         point_value=program.point_value,
         birth_date=customer.birth_date,
@@ -172,6 +177,10 @@ def purchase_record(
                 payment_fingerprint=payment_fingerprint,
                 shipping_fingerprint=shipping_fingerprint,
                 points_pending=program.pending_points_enabled and result.points > 0,
+                # What the balance will be once the points are credited (owed points repaid first).
+                balance_after=account.balance
+                + (0 if program.pending_points_enabled else result.points - min(account.owed, result.points)),
+                tier_after=account.tier,
             )
     except IntegrityError:  # the same external id, recorded meanwhile for another customer
         repeated = _existing_purchase(partner, external_id, payload_hash)
@@ -210,8 +219,9 @@ def purchase_record(
         )
     tier = tier_upgrade_if_qualified(program=program, account=account)
     stamps_collect(customer=customer, purchase=purchase, lines=lines, program=program)
-    Purchase.objects.filter(pk=purchase.pk).update(balance_after=account.balance, tier_after=tier)
-    purchase.balance_after, purchase.tier_after = account.balance, tier
+    if tier != purchase.tier_after or purchase.balance_after != account.balance:
+        Purchase.objects.filter(pk=purchase.pk).update(tier_after=tier, balance_after=account.balance)
+        purchase.tier_after, purchase.balance_after = tier, account.balance
     emit_on_commit(signals.purchase_recorded, sender=Purchase, purchase_id=purchase.pk, customer_id=customer.pk)
     return PurchaseResult(purchase=purchase, created=True)
 

@@ -9,6 +9,7 @@ from django.db.models import F
 from customers.models import Customer
 from loyalty.earning import Line
 from loyalty.models import Program, Purchase, StampCard, StampProgress, Voucher
+from loyalty.program import stamp_cards_get
 
 
 def _matches(card: StampCard, line: Line) -> bool:
@@ -25,7 +26,7 @@ def stamps_collect(*, customer: Customer, purchase: Purchase, lines: Sequence[Li
     if not lines:
         return []
     vouchers = []
-    for card in StampCard.objects.filter(is_active=True).select_related("reward"):
+    for card in stamp_cards_get():
         stamps = sum(line.quantity for line in lines if _matches(card, line))
         if not stamps:
             continue

@@ -111,6 +111,15 @@ def tier_upgrade_if_qualified(
     tiers = tiers_get()
     if not tiers:
         return account.tier
+    following = tier_next(account.tier, tiers)
+    if (
+        account.tier_grace_until is None
+        and program.tier_measure == Program.TierMeasure.POINTS_EARNED
+        and (following is None or following.threshold > account.lifetime_earned)
+    ):
+        # The window's value never exceeds the lifetime total: no upgrade is possible, so the
+        # purchase path skips the window query.
+        return account.tier
     value = qualifying_value(program, account, now)
     reached = tier_for_value(value, tiers)
     current_rank = account.tier.rank if account.tier else -1

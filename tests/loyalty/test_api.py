@@ -1405,3 +1405,35 @@ def test_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
 
     assert "/api/v1/vouchers/{code}/redeem/" in (tmp_path / "schema.yaml").read_text()
+
+
+@pytest.mark.django_db
+def test_the_purchase_path_runs_a_fixed_small_number_of_statements(make_api_client, django_assert_num_queries):
+    """Every statement on the purchase path costs (Python CPU is the bottleneck): pin them.
+
+    New purchase: key, customer, repeat check, account lock, first-purchase check (a first-purchase
+    rule exists), savepoint + insert + release, lines, ledger entry, lot, balance update, and the
+    transaction's begin/commit on PostgreSQL (SQLite: BEGIN IMMEDIATE + COMMIT are counted too).
+    A repeat: key, customer, and the repeat check inside its (begin/commit) transaction.
+    """
+    base_rate()
+    EarningRuleFactory(name="Welcome", kind="first_purchase", bonus_points=100)
+    api = make_api_client(["purchases:write"])
+    customer = CustomerFactory()
+    body = {
+        "external_id": "Q-1",
+        "customer": str(customer.public_id),
+        "amount": "12.80",
+        "currency": "EUR",
+        "occurred_at": "2026-11-01T12:00:00+02:00",
+        "lines": [{"sku": "ESP-1", "category": "coffee", "quantity": 2, "unit_price": "3.20"}],
+    }
+    api.post("/api/v1/purchases/", {**body, "external_id": "warm-up"}, format="json")
+
+    with django_assert_num_queries(14):
+        first = api.post("/api/v1/purchases/", body, format="json")
+    with django_assert_num_queries(5):
+        again = api.post("/api/v1/purchases/", body, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
