@@ -5,10 +5,11 @@ service fails the run instead."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from customers.models import Partner
@@ -41,6 +42,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
     if missing:
         raise pytest.UsageError(f"VASTAVUORO_REQUIRE_SERVICES=1 but: {'; '.join(sorted(missing))}")
+
+
+@pytest.fixture(autouse=True)
+def _language_reset() -> Iterator[None]:
+    """A request in Finnish or Russian activates that language for the thread; start each test in
+    English and leave none behind for the next."""
+    translation.activate("en")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

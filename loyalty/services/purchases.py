@@ -83,13 +83,11 @@ def purchase_payload_hash(
 
 
 def _existing_purchase(partner: Partner, external_id: str, payload_hash: str) -> PurchaseResult | None:
-    existing = (
-        Purchase.objects.select_related("tier_after", "customer")
-        .filter(partner=partner, external_id=external_id)
-        .first()
-    )
-    if existing is None:
+    # The common case is a new purchase: look for just the id first, load the row only on a repeat.
+    found = Purchase.objects.filter(partner=partner, external_id=external_id).values_list("pk", flat=True).first()
+    if found is None:
         return None
+    existing = Purchase.objects.select_related("tier_after", "customer").get(pk=found)
     if existing.payload_hash != payload_hash:
         raise PayloadConflict(external_id=external_id)
     return PurchaseResult(purchase=existing, created=False)
