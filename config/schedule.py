@@ -16,6 +16,16 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "interval_seconds": 60,
         "description": "Liveness tick: beat and a worker are both running.",
     },
+    "customers: sweep the outbox": {
+        "task": "customers.tasks.messages_sweep_task",
+        "interval_seconds": 120,
+        "description": "Send messages whose enqueue was lost (broker down) or whose sender died.",
+    },
+    "campaigns: thank-you sweep": {
+        "task": "campaigns.tasks.thank_you_sweep_task",
+        "interval_seconds": 300,
+        "description": "Thank purchases whose thank-you event was lost (broker down, worker killed).",
+    },
     "loyalty: expire points": {
         "task": "loyalty.tasks.points_expire_task",
         "crontab": {"minute": "10", "hour": "2"},

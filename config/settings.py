@@ -221,6 +221,17 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 
+# --- Messages ----------------------------------------------------------------------------------
+
+# Absolute links in messages (unsubscribe, portal): the public address of this installation.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+MARKETING_CAP_COUNT = int(os.environ.get("MARKETING_CAP_COUNT", "3"))
+MARKETING_CAP_DAYS = int(os.environ.get("MARKETING_CAP_DAYS", "7"))
+MESSAGE_LEASE_SECONDS = int(os.environ.get("MESSAGE_LEASE_SECONDS", "300"))
+MESSAGE_MAX_ATTEMPTS = int(os.environ.get("MESSAGE_MAX_ATTEMPTS", "8"))
+SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "customers.channels.FileSmsProvider")
+SMS_FILE_PATH = VAR_DIR / "sms"
+
 # --- Security -----------------------------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True

@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.models import APIKey
@@ -17,12 +18,15 @@ from customers.models import (
     ConsentEvent,
     ConsentSource,
     Customer,
+    Message,
+    MessageTemplate,
     Partner,
     PartnerAPIKey,
     StaffNote,
     Tag,
     User,
 )
+from customers.templating import PLACEHOLDERS, template_errors, template_render
 
 admin.site.register(User, UserAdmin)
 # The library's own key model is unused: partner keys live in PartnerAPIKey.
@@ -175,3 +179,71 @@ class PartnerAPIKeyAdmin(admin.ModelAdmin):
             ngettext("%(count)d key revoked.", "%(count)d keys revoked.", len(keys)) % {"count": len(keys)},
             messages.SUCCESS,
         )
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ["purpose", "language", "channel", "subject", "is_active", "updated_at"]
+    list_filter = ["purpose", "language", "channel", "is_active"]
+    readonly_fields = ["placeholders", "preview"]
+    fields = ["purpose", "language", "channel", "subject", "body", "is_active", "placeholders", "preview"]
+
+    @admin.display(description=_("placeholders you can use"))
+    def placeholders(self, template: MessageTemplate) -> str:
+        return ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
+
+    @admin.display(description=_("preview"))
+    def preview(self, template: MessageTemplate) -> str:
+        """The template filled in for a real customer of its language (sample values otherwise)."""
+        if template.pk is None or template_errors(template.body) or template_errors(template.subject):
+            return "-"
+        customer = Customer.objects.active().filter(language=template.language).order_by("pk").first()
+        values = {**PLACEHOLDERS, "first_name": customer.first_name if customer else PLACEHOLDERS["first_name"]}
+        return format_html(
+            "<strong>{}</strong><pre style='white-space: pre-wrap'>{}</pre>",
+            template_render(template.subject, values),
+            template_render(template.body, values),
+        )
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "customer",
+        "purpose",
+        "channel",
+        "status",
+        "suppressed_reason",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = ["status", "purpose", "channel", "is_marketing"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__email", "to_address", "idempotency_key"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "purpose", "channel", "status", "suppressed_reason", "subject", "sent_at"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    verbose_name_plural = _("messages")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+CustomerAdmin.inlines = [*CustomerAdmin.inlines, MessageInline]

@@ -198,7 +198,7 @@ def demo_load(*, count: int = 300, key_file: Path | None = None) -> DemoSummary:
                 phone=f"+3584{rng.randrange(10_000_000, 99_999_999)}",
                 birth_date=today - datetime.timedelta(days=rng.randrange(18 * 365, 75 * 365)),
                 preferred_reward_kind=rng.choice([*RewardKind.values, ""]),
-                email_consent=rng.random() < 0.7,
+                email_consent=rng.random() < 0.7 or index == 0,  # the demo login hears from us
                 sms_consent=rng.random() < 0.3,
             )
             if registration.created:

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
@@ -250,3 +251,93 @@ class PartnerAPIKey(AbstractAPIKey):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class MessagePurpose(models.TextChoices):
+    THANK_YOU = "thank_you", _("Thank-you after a purchase")
+    THANK_YOU_FIRST = "thank_you_first", _("Thank-you after the first purchase")
+    VOUCHER_ISSUED = "voucher_issued", _("Voucher issued")
+
+
+class MessageTemplate(TimestampedModel):
+    """The words of one message purpose, in one language, for one channel.
+
+    Placeholders are written ``{first_name}``; only the names in ``customers.templating`` exist,
+    and a template using another name, or any attribute or index, is refused when saved.
+    """
+
+    purpose = models.CharField(_("purpose"), max_length=32, choices=MessagePurpose.choices)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    subject = models.CharField(_("subject"), max_length=200, blank=True, help_text=_("E-mail only."))
+    body = models.TextField(_("text"), max_length=5000)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["purpose", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "language", "channel"], name="customers_template_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} ({self.language}, {self.channel})"
+
+    def clean(self) -> None:
+        from customers.templating import template_errors
+
+        errors = {}
+        for field in ("subject", "body"):
+            problems = template_errors(getattr(self, field))
+            if problems:
+                errors[field] = problems
+        if errors:
+            raise ValidationError(errors)
+
+
+class Message(models.Model):
+    """One message to one customer: a row first (the outbox), sent by a worker that claims it.
+
+    ``idempotency_key`` makes each message exist once, whatever retries or sweeps happen.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SUPPRESSED = "suppressed", _("Not sent")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="messages")
+    purpose = models.CharField(_("purpose"), max_length=32, choices=MessagePurpose.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    is_marketing = models.BooleanField(_("marketing"), default=True)
+    idempotency_key = models.CharField(max_length=150, unique=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    suppressed_reason = models.CharField(_("why not sent"), max_length=32, blank=True)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    to_address = models.CharField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    body = models.TextField(_("text"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    send_after = models.DateTimeField(_("send after"))
+    provider_id = models.CharField(_("provider id"), max_length=255, blank=True)
+    error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="customers_message_customer"),
+            models.Index(
+                fields=["send_after"], name="customers_message_due", condition=Q(status__in=["pending", "sending"])
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} -> {self.to_address}"

@@ -20,9 +20,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from customers import services
+from customers import outbox, services
 from customers.errors import CustomerNotActive
 from customers.models import ConsentSource, Customer
 from customers.portal.forms import MagicLinkRequestForm, PortalLoginForm, ProfileForm
@@ -145,3 +146,18 @@ def password(request: HttpRequest, customer: Customer) -> HttpResponse:
         messages.success(request, _("Your password has been set."))
         return redirect("portal:profile")
     return render(request, "portal/password.html", {"customer": customer, "form": form})
+
+
+@csrf_exempt  # the link's signed token is the credential; mail clients post one-click without a session
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """One-click unsubscribe, no login: GET shows what will happen and a button; POST (the button,
+    or a mail client's RFC 8058 one-click request) withdraws the marketing consent at once."""
+    found = outbox.unsubscribe_token_check(token)
+    if found is None:
+        return render(request, "portal/unsubscribe_invalid.html", status=400)
+    customer, channel = found
+    if request.method == "POST":
+        outbox.customer_unsubscribe(customer=customer, channel=channel)
+        return render(request, "portal/unsubscribe_done.html", {"channel": channel})
+    return render(request, "portal/unsubscribe.html", {"channel": channel, "first_name": customer.first_name})

@@ -1,0 +1,208 @@
+"""The outbox: every customer message is a row first, then sent once by a worker that claims it.
+
+``message_queue`` decides (consent, frequency cap, a template in the customer's language) and
+writes the row under its idempotency key; ``message_deliver`` claims a row with a lease and
+sends it; ``messages_due`` is what the sweeper re-enqueues when an enqueue was lost.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from functools import partial
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from customers.channels import email_send, sms_send
+from customers.models import Channel, ConsentSource, Customer, Message, MessageTemplate
+from customers.templating import template_errors, template_render
+
+UNSUBSCRIBE_SALT = "vastavuoro.unsubscribe"
+
+
+def unsubscribe_token_make(customer: Customer, channel: str = Channel.EMAIL) -> str:
+    return signing.dumps({"c": str(customer.public_id), "ch": channel}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_token_check(token: str) -> tuple[Customer, str] | None:
+    """The customer and channel a token was made for; None when it is forged or unknown."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("ch") not in Channel.values:
+        return None
+    public_id = data.get("c")
+    if not isinstance(public_id, str):
+        return None
+    customer = Customer.objects.filter(public_id=public_id).first()
+    return None if customer is None else (customer, data["ch"])
+
+
+def unsubscribe_url(customer: Customer, channel: str = Channel.EMAIL) -> str:
+    path = reverse("portal:unsubscribe", args=[unsubscribe_token_make(customer, channel)])
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def _template_for(purpose: str, channel: str, language: str) -> MessageTemplate | None:
+    templates = {
+        template.language: template
+        for template in MessageTemplate.objects.filter(
+            purpose=purpose, channel=channel, is_active=True, language__in=[language, "en"]
+        )
+    }
+    return templates.get(language) or templates.get("en")
+
+
+def _suppression(customer: Customer, channel: str, is_marketing: bool, now: datetime.datetime) -> str:
+    if customer.status != Customer.Status.ACTIVE:
+        return "customer_not_active"
+    address = customer.email if channel == Channel.EMAIL else customer.phone
+    if not address:
+        return "no_address"
+    if not is_marketing:
+        return ""
+    if not customer.has_consent(channel):
+        return "no_consent"
+    since = now - datetime.timedelta(days=settings.MARKETING_CAP_DAYS)
+    recent = Message.objects.filter(
+        customer=customer,
+        is_marketing=True,
+        created_at__gte=since,
+        status__in=[Message.Status.PENDING, Message.Status.SENDING, Message.Status.SENT],
+    ).count()
+    return "frequency_cap" if recent >= settings.MARKETING_CAP_COUNT else ""
+
+
+@transaction.atomic
+def message_queue(
+    *,
+    customer: Customer,
+    purpose: str,
+    idempotency_key: str,
+    context: Mapping[str, object],
+    is_marketing: bool,
+    channel: str = Channel.EMAIL,
+    send_after: datetime.datetime | None = None,
+) -> Message:
+    """Write the message row once per key (a repeat returns the first row) and enqueue its send
+    after commit. A message that must not go out (no consent, over the cap, no address, no
+    template) is still written, as ``suppressed`` with the reason, so the decision is visible on
+    the customer's page and is not taken again. Locks the customer row, so two messages queued
+    at once cannot both slip under the frequency cap."""
+    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    reason = _suppression(customer, channel, is_marketing, now)
+    template = _template_for(purpose, channel, customer.language)
+    if template is None or template_errors(template.subject) or template_errors(template.body):
+        reason = reason or "no_template"
+    values = {"first_name": customer.first_name, **context}
+    if is_marketing:
+        values["unsubscribe_link"] = unsubscribe_url(customer, channel)
+    message = Message(
+        customer=customer,
+        purpose=purpose,
+        channel=channel,
+        is_marketing=is_marketing,
+        idempotency_key=idempotency_key,
+        language=template.language if template else customer.language,
+        to_address=customer.email if channel == Channel.EMAIL else customer.phone,
+        subject=template_render(template.subject, values) if template and not reason else "",
+        body=template_render(template.body, values) if template and not reason else "",
+        send_after=send_after or now,
+        status=Message.Status.SUPPRESSED if reason else Message.Status.PENDING,
+        suppressed_reason=reason,
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:  # queued meanwhile under the same key
+        return Message.objects.get(idempotency_key=idempotency_key)
+    if not reason:
+        from customers.tasks import message_send_task
+
+        countdown = max((message.send_after - now).total_seconds(), 0)
+        transaction.on_commit(
+            partial(message_send_task.apply_async, kwargs={"message_id": message.pk}, countdown=countdown)
+        )
+    return message
+
+
+def message_claim(message_id: int, *, now: datetime.datetime | None = None) -> Message | None:
+    """Take a row for sending: pending and due, or left ``sending`` by a worker whose lease ran
+    out. A conditional UPDATE: of two workers, exactly one gets it."""
+    now = now or timezone.now()
+    lease = now + datetime.timedelta(seconds=settings.MESSAGE_LEASE_SECONDS)
+    claimable = Q(status=Message.Status.PENDING) | Q(status=Message.Status.SENDING, lease_until__lt=now)
+    taken = Message.objects.filter(claimable, pk=message_id, send_after__lte=now).update(
+        status=Message.Status.SENDING, lease_until=lease, attempts=F("attempts") + 1
+    )
+    return Message.objects.select_related("customer").get(pk=message_id) if taken else None
+
+
+def message_deliver(message_id: int) -> Message | None:
+    """Claim and send one message. Returns the message when this call sent it, None when there
+    was nothing to do (already sent, claimed by another worker, not due). Consent is checked
+    again at the moment of sending: a withdrawal in between stops a marketing message."""
+    message = message_claim(message_id)
+    if message is None:
+        return None
+    customer = message.customer
+    if message.is_marketing and not customer.has_consent(message.channel):
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.SUPPRESSED, suppressed_reason="no_consent", lease_until=None
+        )
+        return None
+    try:
+        if message.channel == Channel.EMAIL:
+            provider_id = email_send(
+                message, unsubscribe_url=unsubscribe_url(customer, message.channel) if message.is_marketing else None
+            )
+        else:
+            provider_id = sms_send(message)
+    except Exception as error:
+        failed = message.attempts >= settings.MESSAGE_MAX_ATTEMPTS
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.FAILED if failed else Message.Status.PENDING,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            lease_until=None,
+        )
+        raise
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.SENT, provider_id=provider_id[:255], sent_at=timezone.now(), lease_until=None, error=""
+    )
+    message.status = Message.Status.SENT
+    return message
+
+
+def messages_due(*, now: datetime.datetime | None = None, grace_seconds: int = 60, limit: int = 500) -> list[int]:
+    """Rows a worker should have sent by now: pending and due for over ``grace_seconds`` (their
+    enqueue was lost, e.g. the broker was down), or ``sending`` with an expired lease."""
+    now = now or timezone.now()
+    stale = now - datetime.timedelta(seconds=grace_seconds)
+    return list(
+        Message.objects.filter(
+            Q(status=Message.Status.PENDING, send_after__lte=stale)
+            | Q(status=Message.Status.SENDING, lease_until__lt=now)
+        )
+        .order_by("send_after")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def customer_unsubscribe(*, customer: Customer, channel: str) -> bool:
+    """Withdraw marketing consent from an unsubscribe link; returns whether it changed."""
+    from customers.services import customer_consent_set
+
+    return customer_consent_set(customer=customer, channel=channel, granted=False, source=ConsentSource.UNSUBSCRIBE)
