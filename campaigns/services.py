@@ -19,6 +19,7 @@ from loyalty.models import LedgerEntry, Purchase
 from loyalty.selectors import loyalty_summary_for_customer
 
 THANK_YOU_PURPOSES = (MessagePurpose.THANK_YOU, MessagePurpose.THANK_YOU_FIRST)
+THANK_YOU_WITHIN_HOURS = 48
 
 
 def thank_you_settings() -> ThankYouSettings:
@@ -49,6 +50,8 @@ def thank_you_send(*, purchase_id: int, now: datetime.datetime | None = None) ->
     purchase = Purchase.objects.select_related("customer").filter(pk=purchase_id).first()
     if purchase is None or purchase.amount < config.min_amount or purchase.refunded_amount >= purchase.amount:
         return None
+    if purchase.occurred_at < now - datetime.timedelta(hours=THANK_YOU_WITHIN_HOURS):
+        return None  # a thank-you belongs to a fresh visit, not to a late-arriving old receipt
     customer = purchase.customer
     recently = now - datetime.timedelta(days=config.cooldown_days)
     thanked = Message.objects.filter(

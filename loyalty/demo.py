@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError
+from core.events import events_muted
 from customers.demo import DEMO_CUSTOMER_EMAIL
 from customers.models import Customer, Partner
 from loyalty import services
@@ -105,7 +106,13 @@ def _programme() -> tuple[list[Tier], list[Reward]]:
 
 
 def demo_loyalty_load() -> str:
-    """A year of purchases for the demo customers, some refunds and redemptions."""
+    """A year of purchases for the demo customers, some refunds and redemptions. Past history:
+    recorded with events muted, so no thank-you goes out today for a purchase of last spring."""
+    with events_muted():
+        return _demo_history()
+
+
+def _demo_history() -> str:
     rng = random.Random(11)  # noqa: S311 - repeatable demo data, not a secret
     _tiers, rewards = _programme()
     partners = list(Partner.objects.order_by("pk")[:2])

@@ -140,3 +140,33 @@ def test_the_receiver_survives_a_broker_that_is_down(config, monkeypatch, caplog
     receivers.on_purchase_recorded(purchase_id=12345)
 
     assert "the sweep will" in caplog.text
+
+
+def test_an_old_purchase_sent_late_is_not_thanked(config, aino):
+    purchase = purchase_make(
+        customer=aino, partner=PartnerFactory(), amount="30.00", occurred_at=timezone.now() - datetime.timedelta(days=3)
+    )
+
+    assert services.thank_you_send(purchase_id=purchase.pk) is None
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_history_is_recorded_without_reactions(monkeypatch):
+    from core.events import events_muted
+
+    seen = []
+    monkeypatch.setattr(receivers, "on_purchase_recorded", lambda **kwargs: seen.append(kwargs))
+    from loyalty.signals import purchase_recorded
+
+    purchase_recorded.connect(receivers.on_purchase_recorded, dispatch_uid="test.seen")
+    try:
+        base_rate()
+        customer = customer_register(email="x@example.fi").customer
+        with events_muted():
+            purchase_make(customer=customer, partner=PartnerFactory(), amount="10.00")
+        assert seen == []
+        purchase_make(customer=customer, partner=PartnerFactory(), amount="11.00")
+        assert len(seen) == 1
+    finally:
+        purchase_recorded.disconnect(dispatch_uid="test.seen")
