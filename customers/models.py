@@ -111,6 +111,10 @@ class Customer(TimestampedModel):
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=16, blank=True, validators=[phone_validator])
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    birth_date_changed_at = models.DateTimeField(
+        _("birth date last set"), null=True, blank=True,
+        help_text=_("Birthday rewards wait 30 days after a birth date is set or changed."),
+    )
     language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.ENGLISH)
     time_zone = models.CharField(
         _("time zone"),

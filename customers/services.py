@@ -84,6 +84,8 @@ def customer_register(
 
     customer = Customer(email=email, signup_source=source, signup_partner=partner)
     _profile_apply(customer, profile)
+    if customer.birth_date is not None:
+        customer.birth_date_changed_at = timezone.now()
     customer.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
@@ -142,6 +144,9 @@ def customer_update(
             customer.email = email
             changed.append("email")
     changed += _profile_apply(customer, profile)
+    if "birth_date" in changed:
+        customer.birth_date_changed_at = timezone.now()
+        changed.append("birth_date_changed_at")
     if changed:
         customer.full_clean(validate_unique=False, validate_constraints=False)
         try:

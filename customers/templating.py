@@ -40,18 +40,32 @@ def template_errors(text: str) -> list[str]:
     for _literal, name, spec, conversion in fields:
         if name is None:
             continue
-        if name not in PLACEHOLDERS or spec or conversion:
+        if name not in PLACEHOLDERS:
             problems.append(
                 _("Unknown placeholder {%(name)s}. Known: %(known)s.")
-                % {
-                    "name": name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else ""),
-                    "known": ", ".join(f"{{{known}}}" for known in sorted(PLACEHOLDERS)),
-                }
+                % {"name": name, "known": ", ".join(f"{{{known}}}" for known in sorted(PLACEHOLDERS))}
+            )
+        elif spec or conversion:
+            written = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            problems.append(
+                _("The placeholder {%(written)s} may not have a conversion or a format: write {%(name)s}.")
+                % {"written": written, "name": name}
             )
     return problems
 
 
 def template_render(text: str, context: Mapping[str, object]) -> str:
-    """Fill the placeholders; a known placeholder without a value renders as an empty string."""
-    values = {name: str(context.get(name, "") or "") for name in PLACEHOLDERS}
-    return text.format_map(values)
+    """Fill the placeholders; a known placeholder without a value (absent or None) renders empty.
+
+    Renders by substituting the parsed fields itself, never through ``str.format``, so even a
+    template that skipped validation cannot reach an attribute or index: it raises ValueError.
+    """
+    if template_errors(text):
+        raise ValueError(f"not a valid template: {text[:100]!r}")
+    parts = []
+    for literal, name, _spec, _conversion in _formatter.parse(text):
+        parts.append(literal)
+        if name is not None:
+            value = context.get(name)
+            parts.append("" if value is None else str(value))
+    return "".join(parts)

@@ -155,3 +155,20 @@ def test_partner_keys_are_stored_hashed():
     assert stored.is_valid(key) is True
     assert stored.is_valid(key + "x") is False
     assert api_key.scopes == ["customers:read"]
+
+
+@pytest.mark.django_db
+def test_setting_or_changing_the_birth_date_is_stamped():
+    import datetime
+
+    customer = customer_register(email="b@example.fi").customer
+    assert customer.birth_date_changed_at is None
+
+    customer_update(customer=customer, source="portal", birth_date=datetime.date(1990, 5, 17))
+    customer.refresh_from_db()
+    first = customer.birth_date_changed_at
+    assert first is not None
+
+    customer_update(customer=customer, source="portal", first_name="B")
+    customer.refresh_from_db()
+    assert customer.birth_date_changed_at == first
