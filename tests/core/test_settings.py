@@ -87,3 +87,14 @@ def test_embedded_defaults_use_sqlite_wal_and_the_file_system_broker(tmp_path):
     assert email_backend == "django.core.mail.backends.filebased.EmailBackend"
     assert mail_dir == str(tmp_path / "mail")
     assert (tmp_path / "broker" / "out").is_dir()
+
+
+def test_every_environment_variable_is_documented_in_env_example():
+    import re
+
+    source = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r'(?:os\.environ\.get|env_bool|env_list|env_required)\(\s*"([A-Z_]+)"', source))
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), flags=re.M))
+
+    assert read
+    assert sorted(read - documented) == []
