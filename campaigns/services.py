@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
@@ -20,10 +21,20 @@ from loyalty.selectors import loyalty_summary_for_customer
 
 THANK_YOU_PURPOSES = (MessagePurpose.THANK_YOU, MessagePurpose.THANK_YOU_FIRST)
 THANK_YOU_WITHIN_HOURS = 48
+_DELAY_CACHE_KEY = "campaigns:thank-you-delay"
 
 
 def thank_you_settings() -> ThankYouSettings:
     return ThankYouSettings.objects.get_or_create(pk=1)[0]
+
+
+def thank_you_delay_seconds() -> int:
+    """The delay, cached briefly: it is read after every purchase, on the request's thread."""
+    delay = cache.get(_DELAY_CACHE_KEY)
+    if delay is None:
+        delay = thank_you_settings().delay_minutes * 60
+        cache.set(_DELAY_CACHE_KEY, delay, 30)
+    return int(delay)
 
 
 def thank_you_key(purchase_id: int) -> str:
