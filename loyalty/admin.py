@@ -270,6 +270,7 @@ def adjust_points_view(model_admin: admin.ModelAdmin, request: HttpRequest, cust
                 customer=customer,
                 amount=form.cleaned_data["amount"],
                 reason=form.cleaned_data["reason"],
+                idempotency_key=f"{customer.pk}:{form.cleaned_data['nonce']}",
                 by=request.user,  # type: ignore[arg-type]
             )
         except DomainError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,6 +23,8 @@ class PointsAdjustForm(forms.Form):
         max_value=1_000_000,
     )
     reason = forms.CharField(label=_("Reason"), max_length=255, help_text=_("Shown on the customer's statement."))
+    # One adjustment per form shown: a double submit (or a reload of the POST) adjusts once.
+    nonce = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
     def clean_amount(self) -> int:
         amount: int = self.cleaned_data["amount"]

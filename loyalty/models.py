@@ -397,7 +397,9 @@ class StampCard(TimestampedModel):
     name = models.CharField(_("name"), max_length=100)
     category = models.CharField(_("category"), max_length=64, blank=True)
     sku = models.CharField(_("SKU"), max_length=64, blank=True)
-    stamps_required = models.PositiveSmallIntegerField(_("stamps for a reward"), default=10)
+    stamps_required = models.PositiveSmallIntegerField(
+        _("stamps for a reward"), default=10, validators=[MinValueValidator(1)]
+    )
     reward = models.ForeignKey("loyalty.Reward", on_delete=models.PROTECT, related_name="+")
     is_active = models.BooleanField(_("active"), default=True)
 

@@ -72,16 +72,22 @@ def points_earn(
 
 
 @transaction.atomic
-def points_adjust(*, customer: Customer, amount: int, reason: str, by: User) -> LedgerEntry:
+def points_adjust(
+    *, customer: Customer, amount: int, reason: str, by: User, idempotency_key: str | None = None
+) -> LedgerEntry:
     """A staff correction: add (amount > 0) or take (amount < 0) points, with a required reason.
-    Taking more than the balance is ``InsufficientPoints`` and writes nothing."""
+    Taking more than the balance is ``InsufficientPoints`` and writes nothing. With an
+    ``idempotency_key`` (the admin form's nonce) a second submit returns the first entry."""
     reason = reason.strip()
     if not reason:
         raise DomainError("Say why the points are adjusted.", code="reason_required")
     if amount == 0:
         raise DomainError("The adjustment must not be zero.", code="invalid_points")
+    key = f"adjust:{idempotency_key or uuid.uuid4()}"
     account = account_lock(customer)
-    key = f"adjust:{uuid.uuid4()}"
+    existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
     if amount > 0:
         return entry_credit(
             account=account,

@@ -40,9 +40,12 @@ def adjust_url(customer) -> str:
 
 @pytest.mark.django_db
 def test_adjust_points_adds_an_entry_with_the_reason_and_the_staff_member(admin_client, staff, customer_with_points):
-    response = admin_client.post(adjust_url(customer_with_points), {"amount": "25", "reason": "Cold coffee, sorry"})
+    data = {"amount": "25", "reason": "Cold coffee, sorry", "nonce": "7d4a1c52-5f0e-4f7e-9a62-1b2f1f9c0a11"}
+    response = admin_client.post(adjust_url(customer_with_points), data)
+    again = admin_client.post(adjust_url(customer_with_points), data)  # a double submit
 
-    assert response.status_code == 302
+    assert (response.status_code, again.status_code) == (302, 302)
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUST).count() == 1
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.ADJUST)
     assert (entry.amount, entry.reason, entry.created_by, entry.balance_after) == (25, "Cold coffee, sorry", staff, 145)
 
@@ -60,7 +63,9 @@ def test_adjust_points_adds_an_entry_with_the_reason_and_the_staff_member(admin_
 def test_adjust_points_refuses_bad_input_with_a_form_error(admin_client, customer_with_points, data, field):
     entries = LedgerEntry.objects.count()
 
-    response = admin_client.post(adjust_url(customer_with_points), data)
+    response = admin_client.post(
+        adjust_url(customer_with_points), {**data, "nonce": "0b7e6a34-3a8e-4d55-8f1e-0d5f6c1a2b3c"}
+    )
 
     assert response.status_code == 200
     assert field in response.context["form"].errors
