@@ -227,7 +227,7 @@ else:
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 MARKETING_CAP_COUNT = int(os.environ.get("MARKETING_CAP_COUNT", "3"))
 MARKETING_CAP_DAYS = int(os.environ.get("MARKETING_CAP_DAYS", "7"))
-MESSAGE_LEASE_SECONDS = int(os.environ.get("MESSAGE_LEASE_SECONDS", "300"))
+MESSAGE_LEASE_SECONDS = int(os.environ.get("MESSAGE_LEASE_SECONDS", "600"))  # > the task time limit
 MESSAGE_MAX_ATTEMPTS = int(os.environ.get("MESSAGE_MAX_ATTEMPTS", "8"))
 SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "customers.channels.FileSmsProvider")
 SMS_FILE_PATH = VAR_DIR / "sms"
@@ -279,6 +279,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Rewards and segments both have a "kind": name both enums (the rewards' keeps its first name).
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "loyalty.models.Reward.Kind",
+        "SegmentKindEnum": "customers.models.Segment.Kind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------

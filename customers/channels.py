@@ -5,6 +5,7 @@ development provider writes files under var/sms/."""
 from __future__ import annotations
 
 import uuid
+from email.policy import EmailPolicy
 from pathlib import Path
 from typing import Protocol
 
@@ -31,11 +32,37 @@ class FileSmsProvider:
         return provider_id
 
 
+class OneLineHeader(str):
+    """A header value written whole on one line (up to RFC 5322's 998 characters).
+
+    Python's e-mail policies fold at 78 columns; a value with no whitespace to fold at, such as
+    ``<https://.../unsubscribe/long-token/>``, would be turned into RFC 2047 encoded words, which
+    are not allowed in List-Unsubscribe (RFC 2369): Gmail and others then ignore the header and
+    one-click unsubscribe is lost. Django passes a ``str`` subclass through unchanged, and the
+    e-mail package folds any value that has a ``name`` and a ``fold()`` with that ``fold()``.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> OneLineHeader:
+        if "\r" in value or "\n" in value:
+            raise ValueError("Header values may not contain line breaks.")
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def __reduce__(self) -> tuple[type[OneLineHeader], tuple[str, str]]:  # copies and pickles keep the name
+        return (OneLineHeader, (self.name, str(self)))
+
+    def fold(self, *, policy: EmailPolicy) -> str:
+        return policy.header_factory(self.name, str(self)).fold(policy=policy.clone(max_line_length=998))
+
+
 def email_send(message: Message, *, unsubscribe_url: str | None) -> str:
     """Send an e-mail; marketing mail carries List-Unsubscribe (one click, RFC 8058)."""
-    headers = {"X-Vastavuoro-Message": message.idempotency_key}
+    headers: dict[str, str] = {"X-Vastavuoro-Message": message.idempotency_key}
     if unsubscribe_url:
-        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe"] = OneLineHeader("List-Unsubscribe", f"<{unsubscribe_url}>")
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email = EmailMultiAlternatives(subject=message.subject, body=message.body, to=[message.to_address], headers=headers)
     email.send(fail_silently=False)

@@ -8,6 +8,9 @@ sends it; ``messages_due`` is what the sweeper re-enqueues when an enqueue was l
 from __future__ import annotations
 
 import datetime
+import logging
+import math
+import uuid
 from collections.abc import Mapping
 from functools import partial
 
@@ -22,7 +25,11 @@ from customers.channels import email_send, sms_send
 from customers.models import Channel, ConsentSource, Customer, Message, MessageTemplate
 from customers.templating import template_errors, template_render
 
+logger = logging.getLogger(__name__)
+
 UNSUBSCRIBE_SALT = "vastavuoro.unsubscribe"
+RETRY_BACKOFF_SECONDS = 30
+RETRY_BACKOFF_MAX_SECONDS = 60 * 60
 
 
 def unsubscribe_token_make(customer: Customer, channel: str = Channel.EMAIL) -> str:
@@ -37,8 +44,9 @@ def unsubscribe_token_check(token: str) -> tuple[Customer, str] | None:
         return None
     if not isinstance(data, dict) or data.get("ch") not in Channel.values:
         return None
-    public_id = data.get("c")
-    if not isinstance(public_id, str):
+    try:
+        public_id = uuid.UUID(str(data.get("c")))
+    except ValueError:
         return None
     customer = Customer.objects.filter(public_id=public_id).first()
     return None if customer is None else (customer, data["ch"])
@@ -50,11 +58,14 @@ def unsubscribe_url(customer: Customer, channel: str = Channel.EMAIL) -> str:
 
 
 def _template_for(purpose: str, channel: str, language: str) -> MessageTemplate | None:
+    """The active template in ``language``, else in English; one that is not valid (saved past
+    the admin's check, e.g. by a data migration) is skipped as if it were missing."""
     templates = {
         template.language: template
         for template in MessageTemplate.objects.filter(
             purpose=purpose, channel=channel, is_active=True, language__in=[language, "en"]
         )
+        if not template_errors(template.subject) and not template_errors(template.body)
     }
     return templates.get(language) or templates.get("en")
 
@@ -105,11 +116,17 @@ def message_queue(
     now = timezone.now()
     reason = _suppression(customer, channel, is_marketing, now)
     template = _template_for(purpose, channel, customer.language)
-    if template is None or template_errors(template.subject) or template_errors(template.body):
+    if template is None:
         reason = reason or "no_template"
     values = {"first_name": customer.first_name, **context}
     if is_marketing:
         values["unsubscribe_link"] = unsubscribe_url(customer, channel)
+    subject = body = ""
+    if template is not None and not reason:
+        # A subject is one header line: a line break in a value (a name typed with one) would
+        # make the mail unsendable, so all whitespace runs become single spaces.
+        subject = " ".join(template_render(template.subject, values).split())
+        body = template_render(template.body, values)
     message = Message(
         customer=customer,
         purpose=purpose,
@@ -118,8 +135,8 @@ def message_queue(
         idempotency_key=idempotency_key,
         language=template.language if template else customer.language,
         to_address=customer.email if channel == Channel.EMAIL else customer.phone,
-        subject=template_render(template.subject, values) if template and not reason else "",
-        body=template_render(template.body, values) if template and not reason else "",
+        subject=subject,
+        body=body,
         send_after=send_after or now,
         status=Message.Status.SUPPRESSED if reason else Message.Status.PENDING,
         suppressed_reason=reason,
@@ -130,13 +147,20 @@ def message_queue(
     except IntegrityError:  # queued meanwhile under the same key
         return Message.objects.get(idempotency_key=idempotency_key)
     if not reason:
-        from customers.tasks import message_send_task
-
-        countdown = max((message.send_after - now).total_seconds(), 0)
-        transaction.on_commit(
-            partial(message_send_task.apply_async, kwargs={"message_id": message.pk}, countdown=countdown)
-        )
+        transaction.on_commit(partial(_enqueue, message.pk, countdown=(message.send_after - now).total_seconds()))
     return message
+
+
+def _enqueue(message_id: int, *, countdown: float) -> None:
+    """Hand a message to a worker. Never raises: the row is committed, and when the broker is down
+    (or the message waits longer than a broker may hold a task) the sweeper sends it later."""
+    from customers.tasks import message_send_task
+
+    countdown = min(max(math.ceil(countdown), 0), settings.CELERY_MAX_COUNTDOWN)
+    try:
+        message_send_task.apply_async(kwargs={"message_id": message_id}, countdown=countdown, retry=False)
+    except Exception:
+        logger.warning("outbox: could not enqueue message %s; the sweeper will send it", message_id, exc_info=True)
 
 
 def message_claim(message_id: int, *, now: datetime.datetime | None = None) -> Message | None:
@@ -151,17 +175,35 @@ def message_claim(message_id: int, *, now: datetime.datetime | None = None) -> M
     return Message.objects.select_related("customer").get(pk=message_id) if taken else None
 
 
-def message_deliver(message_id: int) -> Message | None:
+def message_deliver(message_id: int, *, now: datetime.datetime | None = None) -> Message | None:
     """Claim and send one message. Returns the message when this call sent it, None when there
-    was nothing to do (already sent, claimed by another worker, not due). Consent is checked
-    again at the moment of sending: a withdrawal in between stops a marketing message."""
-    message = message_claim(message_id)
+    was nothing to do (already sent, claimed by another worker, not due). The customer is checked
+    again at the moment of sending: a withdrawn consent stops a marketing message, a blocked or
+    erased customer gets nothing. A failed send is re-raised after the row is put back to
+    ``pending``, due again after an exponential backoff (the sweeper honours it too), or marked
+    ``failed`` after ``MESSAGE_MAX_ATTEMPTS`` attempts (counting claims whose worker died)."""
+    now = now or timezone.now()
+    message = message_claim(message_id, now=now)
     if message is None:
         return None
-    customer = message.customer
-    if message.is_marketing and not customer.has_consent(message.channel):
+    if message.attempts > settings.MESSAGE_MAX_ATTEMPTS:
+        # Only expired leases get a row this far: its senders died mid-send (killed, out of
+        # memory) every time. Stop, rather than let the sweeper reclaim it forever.
         Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.SUPPRESSED, suppressed_reason="no_consent", lease_until=None
+            status=Message.Status.FAILED,
+            error=f"Gave up: the sender stopped without finishing {message.attempts - 1} times.",
+            lease_until=None,
+        )
+        return None
+    customer = message.customer
+    reason = ""
+    if customer.status != Customer.Status.ACTIVE:
+        reason = "customer_not_active"
+    elif message.is_marketing and not customer.has_consent(message.channel):
+        reason = "no_consent"
+    if reason:
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.SUPPRESSED, suppressed_reason=reason, lease_until=None
         )
         return None
     try:
@@ -173,8 +215,10 @@ def message_deliver(message_id: int) -> Message | None:
             provider_id = sms_send(message)
     except Exception as error:
         failed = message.attempts >= settings.MESSAGE_MAX_ATTEMPTS
+        backoff = min(RETRY_BACKOFF_SECONDS * 2 ** (message.attempts - 1), RETRY_BACKOFF_MAX_SECONDS)
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.FAILED if failed else Message.Status.PENDING,
+            send_after=message.send_after if failed else now + datetime.timedelta(seconds=backoff),
             error=f"{type(error).__name__}: {error}"[:2000],
             lease_until=None,
         )
@@ -184,6 +228,15 @@ def message_deliver(message_id: int) -> Message | None:
     )
     message.status = Message.Status.SENT
     return message
+
+
+def message_retry_at(message_id: int) -> datetime.datetime | None:
+    """When a message that failed to send is due again; None when it is no longer waiting."""
+    return (
+        Message.objects.filter(pk=message_id, status=Message.Status.PENDING)
+        .values_list("send_after", flat=True)
+        .first()
+    )
 
 
 def messages_due(*, now: datetime.datetime | None = None, grace_seconds: int = 60, limit: int = 500) -> list[int]:

@@ -1,26 +1,29 @@
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
+from django.utils import timezone
 
 from customers import outbox
 
-RETRY_BACKOFF_MAX = 60 * 60
+logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="customers.tasks.message_send_task",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=30,
-    retry_backoff_max=RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=8,
-)
-def message_send_task(self: object, *, message_id: int) -> bool:
+@shared_task(name="customers.tasks.message_send_task", bind=True, acks_late=True, max_retries=None)
+def message_send_task(self: Task, *, message_id: int) -> bool:
     """Send one outbox row. Safe to run twice: the row is claimed with a conditional update, so
-    only one run sends it; a failure leaves it pending for the retry (exponential backoff)."""
-    return outbox.message_deliver(message_id) is not None
+    only one run sends it. A failed send leaves the row pending with the time it is due again
+    (exponential backoff, kept on the row so that the sweeper honours it too) and retries then;
+    after ``MESSAGE_MAX_ATTEMPTS`` the row is ``failed`` and the task stops."""
+    try:
+        return outbox.message_deliver(message_id) is not None
+    except Exception as error:
+        retry_at = outbox.message_retry_at(message_id)
+        if retry_at is None:
+            logger.warning("outbox: message %s failed for good: %s", message_id, error)
+            return False
+        raise self.retry(exc=error, countdown=max((retry_at - timezone.now()).total_seconds(), 0)) from error
 
 
 @shared_task(name="customers.tasks.messages_sweep_task")
@@ -30,3 +33,28 @@ def messages_sweep_task() -> int:
     for message_id in due:
         message_send_task.delay(message_id=message_id)
     return len(due)
+
+
+@shared_task(name="customers.tasks.segments_refresh_task")
+def segments_refresh_task() -> int:
+    """Hourly: re-materialise every active dynamic segment, each in its own transaction.
+
+    Safe to run twice (a refresh of unchanged data changes nothing but its time). A segment whose
+    rules no longer validate (a condition's app was removed) is logged and skipped; the others
+    still refresh. Returns how many segments were refreshed."""
+    import logging
+
+    from django.core.exceptions import ValidationError
+
+    from customers.models import Segment
+    from customers.segments import segment_refresh
+
+    refreshed = 0
+    for segment in Segment.objects.filter(is_active=True, kind=Segment.Kind.DYNAMIC).order_by("pk"):
+        try:
+            segment_refresh(segment=segment)
+        except ValidationError:
+            logging.getLogger(__name__).exception("Segment %s has invalid rules; not refreshed.", segment.pk)
+            continue
+        refreshed += 1
+    return refreshed

@@ -152,12 +152,18 @@ def password(request: HttpRequest, customer: Customer) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """One-click unsubscribe, no login: GET shows what will happen and a button; POST (the button,
-    or a mail client's RFC 8058 one-click request) withdraws the marketing consent at once."""
+    or a mail client's RFC 8058 one-click request) withdraws the marketing consent at once.
+    The page speaks the language of the customer the link was made for."""
     found = outbox.unsubscribe_token_check(token)
     if found is None:
         return render(request, "portal/unsubscribe_invalid.html", status=400)
     customer, channel = found
-    if request.method == "POST":
-        outbox.customer_unsubscribe(customer=customer, channel=channel)
-        return render(request, "portal/unsubscribe_done.html", {"channel": channel})
-    return render(request, "portal/unsubscribe.html", {"channel": channel, "first_name": customer.first_name})
+    with translation.override(customer.language):
+        if request.method == "POST":
+            outbox.customer_unsubscribe(customer=customer, channel=channel)
+            response = render(request, "portal/unsubscribe_done.html", {"channel": channel})
+        else:
+            context = {"channel": channel, "first_name": customer.first_name}
+            response = render(request, "portal/unsubscribe.html", context)
+    response.headers["Content-Language"] = customer.language
+    return response
