@@ -100,3 +100,8 @@ def test_a_real_worker_on_redis_runs_a_task(tmp_path):
         result.forget()
     assert value["payload"] == "kiitos", output
     assert value["host"]
+
+
+def test_a_message_lease_outlives_the_longest_task(settings):
+    # A worker still sending must never lose its row to another worker.
+    assert settings.MESSAGE_LEASE_SECONDS > settings.CELERY_TASK_TIME_LIMIT
