@@ -1,14 +1,35 @@
-"""Demo: thank-you messages go out at once, so the tour shows one in var/mail/ within a minute."""
+"""Demo: thank-you messages go out at once, so the tour shows one in var/mail/ within a minute;
+birthday gifts grow with the tier (Gold adds a coffee voucher); win-back after 90 quiet days."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from campaigns.models import ThankYouSettings
+from campaigns.models import BirthdayGift, BirthdaySettings, ThankYouSettings, WinBackSettings
+from loyalty.models import Reward, Tier
+
+# tier name -> birthday points, and whether a free coffee voucher comes with them
+BIRTHDAY_GIFTS = {"Bronze": (100, False), "Silver": (200, False), "Gold": (300, True)}
 
 
 def demo_campaigns_load() -> str:
     ThankYouSettings.objects.get_or_create(
         pk=1, defaults={"delay_minutes": 0, "gift_points": 50, "gift_min_amount": Decimal("100.00")}
     )
-    return "Campaigns: thank-you messages go out right after each purchase (see var/mail/)."
+    _birthdays_and_win_back_load()
+    return (
+        "Campaigns: thank-you messages go out right after each purchase (see var/mail/); "
+        "birthday gifts per tier and win-back offers are on."
+    )
+
+
+def _birthdays_and_win_back_load() -> None:
+    """Birthday settings with a gift per tier (existing gifts, perhaps edited, stay as they are)."""
+    config, _created = BirthdaySettings.objects.get_or_create(pk=1, defaults={"send_hour": 9, "gift_points": 100})
+    coffee = Reward.objects.filter(name="A coffee on us (stamp card)").first()
+    for tier in Tier.objects.filter(name__in=BIRTHDAY_GIFTS):
+        points, with_coffee = BIRTHDAY_GIFTS[tier.name]
+        BirthdayGift.objects.get_or_create(
+            tier=tier, defaults={"settings": config, "points": points, "reward": coffee if with_coffee else None}
+        )
+    WinBackSettings.objects.get_or_create(pk=1, defaults={"inactive_days": 90, "gift_points": 150})

@@ -1,10 +1,10 @@
-"""Give-first automations and campaigns. Today: the thank-you after a purchase."""
+"""Give-first automations and campaigns: the thank-you after a purchase, birthday rewards, win-back."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -41,3 +41,164 @@ class ThankYouSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Thank-you automation"))
+
+
+class BirthdaySettings(models.Model):
+    """The birthday automation. One row (pk=1); the gift per tier is in ``BirthdayGift``."""
+
+    is_enabled = models.BooleanField(_("give birthday rewards"), default=True)
+    days_ahead = models.PositiveSmallIntegerField(
+        _("days ahead"), default=0, validators=[MaxValueValidator(30)], help_text=_("0: on the birthday itself.")
+    )
+    send_hour = models.PositiveSmallIntegerField(
+        _("hour (local time)"),
+        default=9,
+        validators=[MaxValueValidator(23)],
+        help_text=_("Rewards and greetings go out from this hour of the customer's local day."),
+    )
+    gift_points = models.PositiveIntegerField(
+        _("gift (points)"), default=100, help_text=_("For customers in a tier without a gift of its own. 0: none.")
+    )
+    gift_reward = models.ForeignKey(
+        "loyalty.Reward",
+        verbose_name=_("gift (voucher)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Optional: a voucher for this reward, for customers in a tier without a gift of its own."),
+    )
+
+    class Meta:
+        verbose_name = _("birthday automation")
+        verbose_name_plural = _("birthday automation")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="campaigns_birthday_singleton"),
+            models.CheckConstraint(condition=Q(send_hour__lte=23), name="campaigns_birthday_send_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Birthday automation"))
+
+
+class BirthdayGift(models.Model):
+    """The birthday gift of one tier: points, a voucher, or both. Customers in a tier without a
+    row (or in no tier) get the default gift of ``BirthdaySettings``."""
+
+    settings = models.ForeignKey(BirthdaySettings, on_delete=models.CASCADE, related_name="gifts")
+    tier = models.OneToOneField(
+        "loyalty.Tier", verbose_name=_("tier"), on_delete=models.CASCADE, related_name="birthday_gift"
+    )
+    points = models.PositiveIntegerField(_("points"), default=0)
+    reward = models.ForeignKey(
+        "loyalty.Reward",
+        verbose_name=_("voucher for"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("birthday gift")
+        verbose_name_plural = _("birthday gifts per tier")
+        ordering = ["tier__rank"]
+
+    def __str__(self) -> str:
+        return str(self.tier)
+
+
+class BirthdayReward(models.Model):
+    """A birthday celebrated: one row per customer and year, written before anything is granted,
+    so retries and parallel workers cannot reward a birthday twice."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="birthday_rewards"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    birthday = models.DateField(_("birthday celebrated"))
+    points = models.PositiveIntegerField(_("points"), default=0)
+    voucher = models.ForeignKey(
+        "loyalty.Voucher", verbose_name=_("voucher"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.ForeignKey(
+        "customers.Message",
+        verbose_name=_("message"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("granted"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("birthday reward")
+        verbose_name_plural = _("birthday rewards")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["customer", "year"], name="campaigns_birthday_once_a_year")]
+
+    def __str__(self) -> str:
+        return f"{self.customer} ({self.year})"
+
+
+class WinBackSettings(models.Model):
+    """The win-back automation: a give-first offer to customers who stopped coming. One row (pk=1)."""
+
+    is_enabled = models.BooleanField(_("send win-back offers"), default=True)
+    inactive_days = models.PositiveSmallIntegerField(
+        _("no purchase in (days)"), default=90, validators=[MinValueValidator(1)]
+    )
+    gift_points = models.PositiveIntegerField(_("gift (points)"), default=100, help_text=_("0: none."))
+    gift_reward = models.ForeignKey(
+        "loyalty.Reward",
+        verbose_name=_("gift (voucher)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("win-back automation")
+        verbose_name_plural = _("win-back automation")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="campaigns_win_back_singleton"),
+            models.CheckConstraint(condition=Q(inactive_days__gte=1), name="campaigns_win_back_inactive_days"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Win-back automation"))
+
+
+class WinBackOffer(models.Model):
+    """A win-back offer made once per lapse: the lapse is named by the date of the last purchase
+    before it, so a customer who comes back and lapses again gets a new one."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="win_back_offers"
+    )
+    lapse_started = models.DateField(_("last purchase before the lapse"))
+    points = models.PositiveIntegerField(_("points"), default=0)
+    voucher = models.ForeignKey(
+        "loyalty.Voucher", verbose_name=_("voucher"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.ForeignKey(
+        "customers.Message",
+        verbose_name=_("message"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("offered"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("win-back offer")
+        verbose_name_plural = _("win-back offers")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "lapse_started"], name="campaigns_win_back_once_per_lapse")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} ({self.lapse_started})"

@@ -46,4 +46,19 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "crontab": {"minute": "5"},
         "description": "Hourly: credit pending points whose return window has passed.",
     },
+    "customers: refresh segments": {
+        "task": "customers.tasks.segments_refresh_task",
+        "crontab": {"minute": "15"},
+        "description": "Hourly: re-materialise the members of every active dynamic segment.",
+    },
+    "campaigns: birthday rewards": {
+        "task": "campaigns.tasks.birthdays_task",
+        "crontab": {"minute": "20"},
+        "description": "Hourly: birthday gifts and greetings for customers whose local send hour has come.",
+    },
+    "campaigns: win-back offers": {
+        "task": "campaigns.tasks.win_back_task",
+        "crontab": {"minute": "30", "hour": "10"},
+        "description": "Daily: a give-first offer to customers with no purchase in N days, once per lapse.",
+    },
 }

@@ -2,17 +2,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
-from django.utils.html import format_html
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.models import APIKey
 
-from customers import services
+from customers import segments, services
 from customers.models import (
     Channel,
     ConsentEvent,
@@ -22,6 +28,8 @@ from customers.models import (
     MessageTemplate,
     Partner,
     PartnerAPIKey,
+    Segment,
+    SegmentMember,
     StaffNote,
     Tag,
     User,
@@ -247,3 +255,242 @@ class MessageInline(admin.TabularInline):
 
 
 CustomerAdmin.inlines = [*CustomerAdmin.inlines, MessageInline]
+
+
+# --- segments --------------------------------------------------------------------------------------
+
+SEGMENT_PREVIEW_SIZE = 10
+SEGMENT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+SEGMENT_UNKNOWN_SHOWN = 50
+
+
+class SegmentMemberInline(admin.TabularInline):
+    """Hand-picked members of a static segment."""
+
+    model = SegmentMember
+    extra = 1
+    fields = ["customer", "added_at"]
+    readonly_fields = ["added_at"]
+    autocomplete_fields = ["customer"]
+    verbose_name_plural = _("members (hand-picked)")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SegmentMember]:
+        return super().get_queryset(request).select_related("customer").order_by("-added_at", "-id")
+
+
+class SegmentUploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"), required=False, help_text=_("E-mail addresses in any column."))
+    emails = forms.CharField(
+        label=_("or paste e-mail addresses"), required=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data.get("file")
+        if upload is not None and upload.size > SEGMENT_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(_("The file is larger than 5 MB."), code="too_large")
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("file") and not (cleaned.get("emails") or "").strip():
+            raise forms.ValidationError(_("Choose a file or paste some e-mail addresses."), code="empty")
+        return cleaned
+
+    def text(self) -> str:
+        upload = self.cleaned_data.get("file")
+        parts = [upload.read().decode("utf-8-sig", errors="replace")] if upload else []
+        parts.append(self.cleaned_data.get("emails") or "")
+        return "\n".join(parts)
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "match", "member_count", "refreshed_at", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["conditions", "preview", "member_count", "refreshed_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "kind", "is_active"]}),
+        (_("Rules (dynamic segments)"), {"fields": ["match", "rules", "conditions"]}),
+        (_("Members"), {"fields": ["preview", "member_count", "refreshed_at"]}),
+    ]
+    actions = ["refresh_now"]
+    change_form_template = "admin/customers/segment/change_form.html"
+
+    def get_inlines(self, request: HttpRequest, obj: Segment | None) -> list[type[admin.options.InlineModelAdmin]]:
+        return [SegmentMemberInline] if obj is not None and obj.kind == Segment.Kind.STATIC else []
+
+    @admin.display(description=_("conditions you can use"))
+    def conditions(self, segment: Segment) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    condition.key,
+                    condition.label,
+                    condition.value_type,
+                    ", ".join(str(choice) for choice, _label in condition.choice_list()) or condition.help_text,
+                )
+                for condition in segments.segment_conditions()
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("condition"),
+            _("meaning"),
+            _("value"),
+            _("values or example"),
+            rows,
+        )
+
+    @admin.display(description=_("preview"))
+    def preview(self, segment: Segment) -> str:
+        """How many customers the rules on the form select, and the first ten of them (unsaved rules
+        when "Preview" was pressed, the saved ones otherwise)."""
+        if segment.kind == Segment.Kind.STATIC and segment.pk is None:
+            return "-"
+        try:
+            customers = segments.segment_queryset(segment)
+            count = customers.count()
+        except ValidationError:
+            return str(_("Correct the rules to see a preview."))
+        sample = list(customers.order_by("pk")[:SEGMENT_PREVIEW_SIZE])
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> ({})</li>',
+            (
+                (reverse("admin:customers_customer_change", args=[customer.pk]), customer, customer.email)
+                for customer in sample
+            ),
+        )
+        summary = ngettext("%(count)d customer matches.", "%(count)d customers match.", count) % {"count": count}
+        return format_html("<strong>{}</strong><ul>{}</ul>", summary, items)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST" and "_preview" in request.POST:
+            return self._preview_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _preview_view(
+        self, request: HttpRequest, object_id: str | None, form_url: str, extra_context: dict[str, Any] | None
+    ) -> HttpResponse:
+        """The change form, bound to what was posted and not saved, with the preview of its rules."""
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        if object_id and obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        add = obj is None
+        if not (self.has_add_permission(request) if add else self.has_change_permission(request, obj)):
+            raise PermissionDenied
+        fieldsets = self.get_fieldsets(request, obj)
+        form_class = self.get_form(request, obj, change=not add, fields=flatten_fieldsets(fieldsets))
+        form = form_class(request.POST, request.FILES, instance=obj)
+        form.is_valid()  # binds the posted rules to form.instance, which the preview reads
+        admin_form = helpers.AdminForm(
+            form,
+            list(fieldsets),
+            self.get_prepopulated_fields(request, obj),
+            self.get_readonly_fields(request, obj),
+            model_admin=self,
+        )
+        self.message_user(request, _("Preview only: nothing was saved."), messages.INFO)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Add %s") % self.opts.verbose_name if add else _("Change %s") % self.opts.verbose_name,
+            "subtitle": str(obj) if obj else None,
+            "adminform": admin_form,
+            "object_id": object_id,
+            "original": obj,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=add, change=not add, obj=obj, form_url=form_url)
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        segments.segment_refresh(segment=form.instance)
+
+    @admin.action(description=_("Refresh the members now"))
+    def refresh_now(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
+        refreshed = 0
+        for segment in queryset.order_by("pk"):
+            try:
+                segments.segment_refresh(segment=segment)
+            except ValidationError as error:
+                self.message_user(
+                    request,
+                    _("%(segment)s was not refreshed: %(errors)s")
+                    % {"segment": segment, "errors": " ".join(error.messages)},
+                    messages.ERROR,
+                )
+                continue
+            refreshed += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d segment refreshed.", "%(count)d segments refreshed.", refreshed) % {"count": refreshed},
+            messages.SUCCESS,
+        )
+
+    def get_urls(self) -> list[Any]:
+        upload = path(
+            "<path:object_id>/upload/",
+            self.admin_site.admin_view(self.upload_view),
+            name="customers_segment_upload",
+        )
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Add customers to a static segment from a CSV of e-mails; report the unknown ones."""
+        segment = self.get_object(request, unquote(object_id))
+        if segment is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, segment):
+            raise PermissionDenied
+        change_url = reverse("admin:customers_segment_change", args=[segment.pk])
+        if segment.kind != Segment.Kind.STATIC:
+            self.message_user(request, segments.SegmentNotStatic().message, messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        form = SegmentUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            emails, invalid = segments.segment_emails_parse(form.text())
+            result = segments.segment_members_add(segment=segment, emails=emails)
+            self.message_user(
+                request,
+                _("%(added)d customers added; %(already)d were members already.")
+                % {"added": result.added, "already": result.already_members},
+                messages.SUCCESS,
+            )
+            unknown = result.unknown_emails + invalid
+            if unknown:
+                shown = ", ".join(unknown[:SEGMENT_UNKNOWN_SHOWN])
+                more = len(unknown) - SEGMENT_UNKNOWN_SHOWN
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(count)d e-mail matched no customer: %(emails)s",
+                        "%(count)d e-mails matched no customer: %(emails)s",
+                        len(unknown),
+                    )
+                    % {"count": len(unknown), "emails": shown + (f" (+{more})" if more > 0 else "")},
+                    messages.WARNING,
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Add members to %(segment)s") % {"segment": segment},
+            "opts": self.opts,
+            "segment": segment,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/customers/segment/upload.html", context)

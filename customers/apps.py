@@ -8,3 +8,6 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from customers.api import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from customers.segments import segment_conditions_register_customers
+
+        segment_conditions_register_customers()

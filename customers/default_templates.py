@@ -56,6 +56,44 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "Здравствуйте, {first_name}!\n\nВот ваш ваучер: {voucher_code} ({gift}). Покажите код на кассе или "
         "введите его при оформлении заказа.\n\nПриятных покупок!",
     ),
+    ("birthday", "en"): (
+        "Happy birthday, {first_name}!",
+        "Hi {first_name},\n\nhappy birthday from all of us! To celebrate, we have a gift for you: {gift}. "
+        "It is already in your account, nothing to claim; you now have {balance} points.\n\nWe hope to "
+        "celebrate with you over a coffee soon!\n\nNo more offers by e-mail? {unsubscribe_link}",
+    ),
+    ("birthday", "fi"): (
+        "Hyvää syntymäpäivää, {first_name}!",
+        "Hei {first_name},\n\nhyvää syntymäpäivää meiltä kaikilta! Juhlan kunniaksi meillä on sinulle lahja: "
+        "{gift}. Se on jo tililläsi, sinun ei tarvitse tehdä mitään; sinulla on nyt {balance} pistettä.\n\n"
+        "Toivottavasti juhlitaan pian yhdessä kahvin merkeissä!\n\nEt halua enää tarjouksia sähköpostilla? "
+        "{unsubscribe_link}",
+    ),
+    ("birthday", "ru"): (
+        "С днём рождения, {first_name}!",
+        "Здравствуйте, {first_name}!\n\nПоздравляем вас с днём рождения! В честь праздника у нас для вас "
+        "подарок: {gift}. Он уже на вашем счёте, ничего делать не нужно; теперь у вас {balance} баллов.\n\n"
+        "Будем рады отметить его с вами за чашкой кофе!\n\nНе хотите получать предложения по почте? "
+        "{unsubscribe_link}",
+    ),
+    ("win_back", "en"): (
+        "We miss you, {first_name}",
+        "Hi {first_name},\n\nit has been a while since your last visit, and we miss you. No strings attached, "
+        "here is a gift for you: {gift}. Your {balance} points are waiting for you too.\n\nWe would love to "
+        "see you again soon!\n\nNo more offers by e-mail? {unsubscribe_link}",
+    ),
+    ("win_back", "fi"): (
+        "Meillä on ikävä sinua, {first_name}",
+        "Hei {first_name},\n\nedellisestä käynnistäsi on jo tovi, ja meillä on ikävä sinua. Ilman ehtoja, "
+        "tässä sinulle lahja: {gift}. Myös {balance} pistettäsi odottavat sinua.\n\nOlisi ihana nähdä sinut "
+        "taas pian!\n\nEt halua enää tarjouksia sähköpostilla? {unsubscribe_link}",
+    ),
+    ("win_back", "ru"): (
+        "Мы скучаем по вам, {first_name}",
+        "Здравствуйте, {first_name}!\n\nВы давно у нас не были, и мы по вам скучаем. Просто так, без условий, "
+        "у нас для вас подарок: {gift}. Ваши {balance} баллов тоже ждут вас.\n\nБудем рады скорой "
+        "встрече!\n\nНе хотите получать предложения по почте? {unsubscribe_link}",
+    ),
 }
 
 

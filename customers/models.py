@@ -112,7 +112,9 @@ class Customer(TimestampedModel):
     phone = models.CharField(_("phone"), max_length=16, blank=True, validators=[phone_validator])
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     birth_date_changed_at = models.DateTimeField(
-        _("birth date last set"), null=True, blank=True,
+        _("birth date last set"),
+        null=True,
+        blank=True,
         help_text=_("Birthday rewards wait 30 days after a birth date is set or changed."),
     )
     language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.ENGLISH)
@@ -261,6 +263,8 @@ class MessagePurpose(models.TextChoices):
     THANK_YOU = "thank_you", _("Thank-you after a purchase")
     THANK_YOU_FIRST = "thank_you_first", _("Thank-you after the first purchase")
     VOUCHER_ISSUED = "voucher_issued", _("Voucher issued")
+    BIRTHDAY = "birthday", _("Birthday reward")
+    WIN_BACK = "win_back", _("Win-back offer")
 
 
 class MessageTemplate(TimestampedModel):
@@ -345,3 +349,75 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} -> {self.to_address}"
+
+
+class Segment(TimestampedModel):
+    """A group of customers for campaigns and reports.
+
+    Dynamic: ``rules`` (conditions from the registry in ``customers.segments``) combined with AND
+    (match all) or OR (match any), compiled into one query; no rules selects every customer.
+    Static: hand-picked or uploaded members. Either way membership is materialised in
+    ``SegmentMember`` by ``segment_refresh`` and stamped with ``member_count`` and ``refreshed_at``.
+    """
+
+    class Kind(models.TextChoices):
+        DYNAMIC = "dynamic", _("Dynamic (rules)")
+        STATIC = "static", _("Static (picked or uploaded)")
+
+    class Match(models.TextChoices):
+        ALL = "all", _("All rules")
+        ANY = "any", _("Any rule")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.DYNAMIC)
+    match = models.CharField(_("customers must match"), max_length=3, choices=Match.choices, default=Match.ALL)
+    rules = models.JSONField(
+        _("rules"),
+        default=list,
+        blank=True,
+        help_text=_('A list of {"condition": ..., "value": ...}. No rules: every customer. Static segments: none.'),
+    )
+    member_count = models.PositiveIntegerField(_("members"), default=0, editable=False)
+    refreshed_at = models.DateTimeField(_("refreshed"), null=True, blank=True, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from customers.segments import segment_rules_clean
+
+        if self.kind == self.Kind.STATIC:
+            if self.rules:
+                raise ValidationError(
+                    {"rules": _("A static segment has no rules: pick or upload its members.")}, code="static_rules"
+                )
+            return
+        try:
+            segment_rules_clean(self.rules)
+        except ValidationError as error:
+            raise ValidationError({"rules": error.error_list}) from error
+
+
+class SegmentMember(models.Model):
+    """A customer in a segment, as of the segment's last refresh (or picked by staff)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    # Indexed below as (customer, segment): "which segments is this customer in".
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_memberships", db_index=False)
+    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("segment member")
+        verbose_name_plural = _("segment members")
+        constraints = [models.UniqueConstraint(fields=["segment", "customer"], name="customers_segment_member_unique")]
+        indexes = [models.Index(fields=["customer", "segment"], name="customers_segmember_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.segment_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from customers.models import ConsentEvent, Customer
+from customers.models import ConsentEvent, Customer, Segment
 
 
 def customer_get_by_email(email: str) -> Customer | None:
@@ -19,3 +19,8 @@ def customer_list() -> QuerySet[Customer]:
 
 def customer_consent_history(customer: Customer) -> QuerySet[ConsentEvent]:
     return ConsentEvent.objects.filter(customer=customer).select_related("recorded_by", "partner")
+
+
+def segment_list() -> QuerySet[Segment]:
+    """Active segments, for partners: their size and refresh time come from the last refresh."""
+    return Segment.objects.filter(is_active=True)

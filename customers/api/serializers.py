@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import StrictCharField, StrictEmailField, StrictInputSerializer
-from customers.models import Customer, Language, RewardKind, phone_validator, validate_time_zone
+from customers.models import Customer, Language, RewardKind, Segment, phone_validator, validate_time_zone
 
 
 class ConsentStateSerializer(serializers.Serializer):
@@ -95,3 +95,9 @@ class CustomerCreateInputSerializer(StrictInputSerializer):
 
 class CustomerUpdateInputSerializer(CustomerCreateInputSerializer):
     email = StrictEmailField(max_length=254, required=False)
+
+
+class SegmentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "kind", "member_count", "refreshed_at"]

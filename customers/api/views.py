@@ -15,6 +15,7 @@ from customers.api.serializers import (
     CustomerCreateInputSerializer,
     CustomerOutputSerializer,
     CustomerUpdateInputSerializer,
+    SegmentOutputSerializer,
 )
 from customers.models import Customer, Scope, SignupSource
 
@@ -79,3 +80,19 @@ class CustomerDetailView(generics.GenericAPIView):
             customer=customer, source="api", partner=request.user.partner, **serializer.validated_data
         )
         return Response(CustomerOutputSerializer(self.get_object()).data)
+
+
+class SegmentListView(generics.GenericAPIView):
+    required_scopes = {"GET": Scope.SEGMENTS_READ}
+    serializer_class = SegmentOutputSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.segment_list()
+
+    @extend_schema(
+        summary="List segments with their size and last refresh",
+        responses={200: SegmentOutputSerializer(many=True), **PROBLEM_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(SegmentOutputSerializer(page, many=True).data)
