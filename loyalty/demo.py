@@ -105,11 +105,48 @@ def _programme() -> tuple[list[Tier], list[Reward]]:
     return tiers, rewards
 
 
+DEMO_SEGMENTS = [
+    ("Coffee lovers", "Everyone tagged coffee.", "all", [{"condition": "tag", "value": "coffee"}]),
+    (
+        "Lapsed regulars",
+        "Bought at least 3 times in a year, but not in the last 60 days.",
+        "all",
+        [
+            {"condition": "purchase_count_in_days_at_least", "value": {"count": 3, "days": 365}},
+            {"condition": "days_since_last_purchase_at_least", "value": 60},
+        ],
+    ),
+    ("Gold and Silver", "Our most loyal members.", "all", [{"condition": "tier_rank_at_least", "value": 1}]),
+    (
+        "Finnish speakers who opted in",
+        "For the Finnish newsletter.",
+        "all",
+        [
+            {"condition": "language", "value": "fi"},
+            {"condition": "email_consent", "value": True},
+        ],
+    ),
+]
+
+
+def _demo_segments() -> int:
+    from customers.models import Segment
+    from customers.segments import segment_refresh
+
+    for name, description, match, rules in DEMO_SEGMENTS:
+        segment, _created = Segment.objects.get_or_create(
+            name=name, defaults={"description": description, "match": match, "rules": rules}
+        )
+        segment_refresh(segment=segment)
+    return len(DEMO_SEGMENTS)
+
+
 def demo_loyalty_load() -> str:
     """A year of purchases for the demo customers, some refunds and redemptions. Past history:
     recorded with events muted, so no thank-you goes out today for a purchase of last spring."""
     with events_muted():
-        return _demo_history()
+        summary = _demo_history()
+    return f"{summary} {_demo_segments()} segments."
 
 
 def _demo_history() -> str:
