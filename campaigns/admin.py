@@ -1,18 +1,28 @@
 from __future__ import annotations
 
+import datetime
+from collections.abc import Iterator
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.cache import cache
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from campaigns.birthdays import birthday_settings
+from campaigns.gratitude import GratitudeTaskClosed, gratitude_task_close
 from campaigns.models import (
     BirthdayGift,
     BirthdayReward,
     BirthdaySettings,
+    GratitudeRule,
+    GratitudeTask,
     ThankYouSettings,
     WinBackOffer,
     WinBackSettings,
@@ -116,3 +126,124 @@ class WinBackOfferAdmin(ReadOnlyAdmin):
         if offer.message is None:
             return "-"
         return offer.message.suppressed_reason or offer.message.get_status_display()
+
+
+@admin.register(GratitudeRule)
+class GratitudeRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "event", "purchase_number", "min_amount", "action", "assignee", "due_in_days", "is_active"]
+    list_filter = ["is_active", "event", "action"]
+    list_select_related = ["assignee"]
+    fields = ["name", "is_active", "event", "purchase_number", "min_amount", "action", "assignee", "due_in_days"]
+
+
+class GratitudeTaskStatusFilter(admin.SimpleListFilter):
+    """Status, open by default: the list is a to-do list; "All" shows the closed ones too."""
+
+    title = _("status")
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [*GratitudeTask.Status.choices, (self.ALL, _("All"))]
+
+    def value(self) -> str:
+        return super().value() or GratitudeTask.Status.OPEN
+
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == self.ALL:
+            return queryset
+        return queryset.filter(status=self.value())
+
+
+class GratitudeTaskDueFilter(admin.SimpleListFilter):
+    title = _("due")
+    parameter_name = "due"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("overdue", _("Overdue")), ("today", _("Today")), ("week", _("In the next 7 days"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        today = timezone.localdate()
+        if self.value() == "overdue":
+            return queryset.filter(due_on__lt=today)
+        if self.value() == "today":
+            return queryset.filter(due_on=today)
+        if self.value() == "week":
+            return queryset.filter(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=7))
+        return queryset
+
+
+@admin.register(GratitudeTask)
+class GratitudeTaskAdmin(admin.ModelAdmin):
+    list_display = ["due_on", "action", "customer_link", "purchase", "rule", "assignee", "status", "done_by", "done_at"]
+    list_filter = [GratitudeTaskStatusFilter, GratitudeTaskDueFilter, "action", "assignee"]
+    list_select_related = ["customer", "purchase", "rule", "assignee", "done_by"]
+    ordering = ["due_on", "id"]
+    search_fields = ["customer__email", "customer__last_name"]
+    fields = [
+        "customer_link",
+        "rule",
+        "purchase",
+        "action",
+        "assignee",
+        "due_on",
+        "status",
+        "outcome_note",
+        "done_by",
+        "done_at",
+        "created_at",
+    ]
+    readonly_fields = ["customer_link", "rule", "purchase", "action", "status", "done_by", "done_at", "created_at"]
+    actions = ["mark_done", "skip"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("customer"), ordering="customer__last_name")
+    def customer_link(self, task: GratitudeTask) -> str:
+        url = reverse("admin:customers_customer_change", args=[task.customer_id])
+        return format_html('<a href="{}">{}</a>', url, task.customer)
+
+    def _close(self, request: HttpRequest, queryset: QuerySet[GratitudeTask], status: str) -> None:
+        closed = skipped = 0
+        for task in queryset.order_by("pk"):
+            try:
+                gratitude_task_close(task=task, by=request.user, status=status)  # type: ignore[arg-type]
+            except GratitudeTaskClosed:
+                skipped += 1
+            else:
+                closed += 1
+        if closed:
+            self.message_user(
+                request, ngettext("%(count)d task closed.", "%(count)d tasks closed.", closed) % {"count": closed}
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d task was already closed and was left as it was.",
+                    "%(count)d tasks were already closed and were left as they were.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Mark as done"))
+    def mark_done(self, request: HttpRequest, queryset: QuerySet[GratitudeTask]) -> None:
+        self._close(request, queryset, GratitudeTask.Status.DONE)
+
+    @admin.action(description=_("Skip"))
+    def skip(self, request: HttpRequest, queryset: QuerySet[GratitudeTask]) -> None:
+        self._close(request, queryset, GratitudeTask.Status.SKIPPED)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -202,3 +204,138 @@ class WinBackOffer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} ({self.lapse_started})"
+
+
+class GratitudeAction(models.TextChoices):
+    CALL = "call", _("Call")
+    HANDWRITTEN_NOTE = "handwritten_note", _("Handwritten note")
+    GIFT_IN_PERSON = "gift_in_person", _("Small gift in person")
+
+
+class GratitudeRuleQuerySet(models.QuerySet["GratitudeRule"]):
+    def active(self) -> GratitudeRuleQuerySet:
+        return self.filter(is_active=True)
+
+
+class GratitudeRule(models.Model):
+    """An event the business chose to answer with a personal gesture from a staff member."""
+
+    class Event(models.TextChoices):
+        FIRST_PURCHASE = "first_purchase", _("First purchase")
+        NTH_PURCHASE = "nth_purchase", _("Nth purchase")
+        BIG_ORDER = "big_order", _("Big order")
+
+    name = models.CharField(_("name"), max_length=120)
+    is_active = models.BooleanField(_("active"), default=True)
+    event = models.CharField(_("event"), max_length=20, choices=Event.choices)
+    purchase_number = models.PositiveIntegerField(
+        _("purchase number"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("For the Nth purchase: which purchase, e.g. 10."),
+    )
+    min_amount = models.DecimalField(
+        _("minimum amount"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("For a big order: purchases of at least this amount."),
+    )
+    action = models.CharField(_("action"), max_length=20, choices=GratitudeAction.choices)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"is_staff": True},
+        help_text=_("Empty: the tasks are unassigned."),
+    )
+    due_in_days = models.PositiveSmallIntegerField(_("due in (days)"), default=3)
+
+    objects = GratitudeRuleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("gratitude rule")
+        verbose_name_plural = _("gratitude rules")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(event="nth_purchase") | Q(purchase_number__gte=1),
+                name="campaigns_gratitude_nth_has_number",
+            ),
+            models.CheckConstraint(
+                condition=~Q(event="big_order") | Q(min_amount__gt=0),
+                name="campaigns_gratitude_big_order_has_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.event == self.Event.NTH_PURCHASE and not self.purchase_number:
+            raise ValidationError({"purchase_number": _("Say which purchase, e.g. 10.")})
+        if self.event == self.Event.BIG_ORDER and not self.min_amount:
+            raise ValidationError({"min_amount": _("Say from which amount an order is big.")})
+
+
+class GratitudeTask(models.Model):
+    """A personal thank-you for a staff member to do, made once per rule, customer and purchase."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+        SKIPPED = "skipped", _("Skipped")
+
+    rule = models.ForeignKey(GratitudeRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="tasks")
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="gratitude_tasks"
+    )
+    purchase = models.ForeignKey(
+        "loyalty.Purchase",
+        verbose_name=_("purchase"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="gratitude_tasks",
+    )
+    action = models.CharField(_("action"), max_length=20, choices=GratitudeAction.choices)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="gratitude_tasks",
+        limit_choices_to={"is_staff": True},
+    )
+    due_on = models.DateField(_("due on"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    outcome_note = models.TextField(_("outcome"), blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    done_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("gratitude task")
+        verbose_name_plural = _("gratitude tasks")
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "customer", "purchase"], name="campaigns_gratitude_task_once"),
+        ]
+        indexes = [models.Index(fields=["status", "due_on"], name="campaigns_gratitude_open_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.customer} ({self.due_on})"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import birthdays, services, win_back
+from campaigns import birthdays, gratitude, services, win_back
 
 
 @shared_task(name="campaigns.tasks.thank_you_task", acks_late=True)
@@ -54,3 +54,10 @@ def win_back_task() -> int:
 def win_back_batch_task(*, customer_ids: list[int]) -> int:
     """Make the win-back offers of a batch of customers; returns how many this run made."""
     return win_back.win_back_offers_make(customer_ids=customer_ids)
+
+
+@shared_task(name="campaigns.tasks.gratitude_task_for_purchase_task", acks_late=True)
+def gratitude_task_for_purchase_task(*, purchase_id: int) -> int:
+    """Make the gratitude tasks a purchase calls for; safe to run twice (one task per rule,
+    customer and purchase). Returns how many tasks the purchase has under the active rules."""
+    return len(gratitude.gratitude_tasks_for_purchase(purchase_id=purchase_id))
