@@ -20,9 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, DateField, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from campaigns.gifts import gift_grant
+from campaigns.gifts import gift_grant_and_announce
 from campaigns.models import BirthdayGift, BirthdayReward, BirthdaySettings
-from customers import outbox
 from customers.models import Customer, MessagePurpose
 from loyalty.models import LedgerEntry, PointsAccount, Reward
 
@@ -164,31 +163,16 @@ def birthday_reward_grant(
             )
     except IntegrityError:
         return None  # rewarded already, by an earlier run or a parallel worker
-    key = birthday_key(customer.pk, year)
-    gift = gift_grant(
+    return gift_grant_and_announce(
+        record=granted,
         customer=customer,
         points=points,
         reward=reward,
         kind=LedgerEntry.Kind.BIRTHDAY,
         reason=f"Birthday gift {year}",
-        idempotency_key=key,
-    )
-    granted.voucher = gift.voucher
-    granted.message = outbox.message_queue(
-        customer=customer,
         purpose=MessagePurpose.BIRTHDAY,
-        idempotency_key=key,
-        context={
-            "gift": gift.text,
-            "points": gift.points,
-            "balance": gift.balance,
-            "tier": gift.tier,
-            "voucher_code": gift.voucher.code if gift.voucher else "",
-        },
-        is_marketing=True,
+        idempotency_key=birthday_key(customer.pk, year),
     )
-    granted.save(update_fields=["voucher", "message"])
-    return granted
 
 
 def birthdays_grant(*, due: Iterable[tuple[int, int]], now: datetime.datetime | None = None) -> int:

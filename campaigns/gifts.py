@@ -4,10 +4,12 @@ granted once by the automation's key, and described in the customer's language f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from customers import outbox
 from customers.models import Customer
 from loyalty import services as loyalty_services
 from loyalty.models import PointsAccount, Reward, Voucher
@@ -64,3 +66,38 @@ def gift_grant(
         balance=account.balance if account else 0,
         tier=account.tier.name if account and account.tier else "",
     )
+
+
+def gift_grant_and_announce(
+    *,
+    record: Any,
+    customer: Customer,
+    points: int,
+    reward: Reward | None,
+    kind: str,
+    reason: str,
+    purpose: str,
+    idempotency_key: str,
+) -> Any:
+    """Grant a gift (once, by key) and queue its marketing message (once, by the same key), then
+    link both to ``record`` (a BirthdayReward or WinBackOffer, already saved as the once-only
+    guard). The gift goes to every member; the outbox sends the message only within consent."""
+    gift = gift_grant(
+        customer=customer, points=points, reward=reward, kind=kind, reason=reason, idempotency_key=idempotency_key
+    )
+    record.voucher = gift.voucher
+    record.message = outbox.message_queue(
+        customer=customer,
+        purpose=purpose,
+        idempotency_key=idempotency_key,
+        context={
+            "gift": gift.text,
+            "points": gift.points,
+            "balance": gift.balance,
+            "tier": gift.tier,
+            "voucher_code": gift.voucher.code if gift.voucher else "",
+        },
+        is_marketing=True,
+    )
+    record.save(update_fields=["voucher", "message"])
+    return record

@@ -13,9 +13,8 @@ from django.db.models import DateField, DateTimeField, Exists, OuterRef, QuerySe
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from campaigns.gifts import gift_grant
+from campaigns.gifts import gift_grant_and_announce
 from campaigns.models import WinBackOffer, WinBackSettings
-from customers import outbox
 from customers.models import Customer, MessagePurpose
 from loyalty.models import LedgerEntry, Purchase
 
@@ -87,31 +86,16 @@ def win_back_offer_make(*, customer: Customer, now: datetime.datetime | None = N
             )
     except IntegrityError:
         return None  # offered already for this lapse
-    key = win_back_key(customer.pk, lapse_started)
-    gift = gift_grant(
+    return gift_grant_and_announce(
+        record=offer,
         customer=customer,
         points=config.gift_points,
         reward=config.gift_reward,
         kind=LedgerEntry.Kind.GIFT,
         reason=f"Win-back gift (no purchase since {lapse_started.isoformat()})",
-        idempotency_key=key,
-    )
-    offer.voucher = gift.voucher
-    offer.message = outbox.message_queue(
-        customer=customer,
         purpose=MessagePurpose.WIN_BACK,
-        idempotency_key=key,
-        context={
-            "gift": gift.text,
-            "points": gift.points,
-            "balance": gift.balance,
-            "tier": gift.tier,
-            "voucher_code": gift.voucher.code if gift.voucher else "",
-        },
-        is_marketing=True,
+        idempotency_key=win_back_key(customer.pk, lapse_started),
     )
-    offer.save(update_fields=["voucher", "message"])
-    return offer
 
 
 def win_back_offers_make(*, customer_ids: Iterable[int], now: datetime.datetime | None = None) -> int:
