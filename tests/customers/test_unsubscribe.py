@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.utils import translation
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from customers.models import Channel, ConsentEvent, ConsentSource, Customer
 from customers.outbox import UNSUBSCRIBE_SALT, unsubscribe_token_make
