@@ -147,7 +147,9 @@ def test_full_clean_accepts_a_good_template():
         purpose=MessagePurpose.VOUCHER_ISSUED, language="en", channel="sms", body="{first_name}: {voucher_code}"
     )
 
-    template.full_clean()
+    template.full_clean()  # raises ValidationError for a bad template
+    template.save()
+    assert MessageTemplate.objects.filter(channel="sms", purpose=MessagePurpose.VOUCHER_ISSUED).count() == 1
 
 
 # --- The defaults ----------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ def _snapshot() -> tuple[Any, ...]:
 
 
 class LedgerMachine(RuleBasedStateMachine):
+    checks = 0  # how many times the invariants were checked, over all examples
     clock: Clock  # set by the test, shared with the patched ``timezone.now``
 
     def __init__(self) -> None:
@@ -273,6 +274,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def balances_match_entries_and_lots(self) -> None:
         """Re-derived independently of ``ledger_verify`` (which is checked at the end of each run)."""
+        LedgerMachine.checks += 1
         entries = dict(
             LedgerEntry.objects.values("account").annotate(total=Sum("amount")).values_list("account", "total")
         )
@@ -322,6 +324,7 @@ def test_ledger_invariants_hold_under_random_operations(monkeypatch: pytest.Monk
     clock = Clock(START)
     monkeypatch.setattr(timezone, "now", clock)
     LedgerMachine.clock = clock
+    LedgerMachine.checks = 0
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
@@ -331,3 +334,4 @@ def test_ledger_invariants_hold_under_random_operations(monkeypatch: pytest.Monk
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+    assert LedgerMachine.checks >= 40  # the invariants ran after every step of every example
