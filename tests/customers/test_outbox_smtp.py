@@ -94,7 +94,7 @@ def test_a_finnish_thank_you_arrives_once_and_its_one_click_link_unsubscribes(sm
     assert received["To"] == "aino@example.fi"
     assert received["Subject"] == "Kiitos, Aino!"
     body = received.get_content().replace("\r\n", "\n")
-    assert body.startswith("Hei Aino,\n\nkiitos, että kävit tänään Kallio.")
+    assert body.startswith("Hei Aino,\n\nkiitos, että kävit tänään luonamme (Kallio).")
     assert body.rstrip("\n") == Message.objects.get(pk=message.pk).body
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # The header as the provider reads it: one line, the URL verbatim, no encoded words.
