@@ -45,8 +45,13 @@ def main() -> None:
         phone.fill("#id_username", "aino.virtanen@example.fi")
         phone.fill("#id_password", "vastavuoro-demo")
         phone.click("main button[type=submit]")
-        phone.goto(f"{BASE}/portal/profile/")
-        phone.screenshot(path=OUT / "portal-profile-fi.png", full_page=True)
+        phone.goto(f"{BASE}/portal/")
+        phone.screenshot(path=OUT / "portal-home-fi.png", full_page=True)
+        phone.goto(f"{BASE}/portal/vouchers/")
+        first_voucher = phone.locator("main a[href*='/portal/vouchers/']").first
+        if first_voucher.count():
+            first_voucher.click()
+            phone.screenshot(path=OUT / "portal-voucher-fi.png", full_page=True)
         browser.close()
     print(f"Screenshots written to {OUT}")
 
