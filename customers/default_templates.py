@@ -12,8 +12,9 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("thank_you", "fi"): (
         "Kiitos, {first_name}!",
-        "Hei {first_name},\n\nkiitos, että kävit tänään luonamme ({store}). Ostoksesi ({amount}) kerrytti {points} pistettä, "
-        "ja sinulla on nyt {balance} pistettä.\n{gift}\n\nMiten onnistuimme? Kerro minuutissa: {survey_link}\n\n"
+        "Hei {first_name},\n\nkiitos, että kävit tänään luonamme ({store}). Ostoksesi ({amount}) kerrytti "
+        "{points} pistettä, ja sinulla on nyt {balance} pistettä.\n{gift}\n\n"
+        "Miten onnistuimme? Kerro minuutissa: {survey_link}\n\n"
         "Nähdään pian!\n\nEt halua enää tarjouksia sähköpostilla? {unsubscribe_link}",
     ),
     ("thank_you", "ru"): (
