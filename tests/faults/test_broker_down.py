@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from campaigns import services as campaign_services
 from campaigns.models import ThankYouSettings
-from customers.models import Message, Partner
+from customers.default_templates import default_templates_load
+from customers.models import Message, MessageTemplate, Partner
 from customers.services import customer_register, partner_key_create
 from loyalty.models import Purchase
 from tests.loyalty.factories import base_rate
@@ -75,6 +76,7 @@ def server_without_broker(tmp_path):
 
 def test_purchases_are_recorded_while_the_broker_is_down_and_thanked_after(server_without_broker):
     base_rate()
+    default_templates_load(MessageTemplate)  # an earlier transactional test may have flushed them
     ThankYouSettings.objects.create(pk=1, delay_minutes=0)
     partner = Partner.objects.create(name="POS")
     _row, key = partner_key_create(partner=partner, scopes=["purchases:write"])
