@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import admin, messages
@@ -31,13 +31,11 @@ from campaigns.services import thank_you_settings
 from campaigns.win_back import win_back_settings
 
 
-@admin.register(ThankYouSettings)
-class ThankYouSettingsAdmin(admin.ModelAdmin):
-    fields = ["is_enabled", "delay_minutes", "min_amount", "cooldown_days", "gift_points", "gift_min_amount"]
+class SingletonAdmin(admin.ModelAdmin):
+    """An automation's settings: one row, edited in place, never added or deleted. The list page
+    goes straight to the row, created with its defaults when missing (``settings_row``)."""
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        cache.delete("campaigns:thank-you-delay")
+    settings_row: Callable[[], Any]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -46,17 +44,19 @@ class ThankYouSettingsAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return HttpResponseRedirect(reverse("admin:campaigns_thankyousettings_change", args=[thank_you_settings().pk]))
+        opts = self.model._meta
+        row = type(self).settings_row()
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk]))
 
 
-class SingletonAdmin(admin.ModelAdmin):
-    """An automation's settings: one row, edited in place, never added or deleted."""
+@admin.register(ThankYouSettings)
+class ThankYouSettingsAdmin(SingletonAdmin):
+    fields = ["is_enabled", "delay_minutes", "min_amount", "cooldown_days", "gift_points", "gift_min_amount"]
+    settings_row = staticmethod(thank_you_settings)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        cache.delete("campaigns:thank-you-delay")
 
 
 class BirthdayGiftInline(admin.TabularInline):
@@ -69,17 +69,13 @@ class BirthdayGiftInline(admin.TabularInline):
 class BirthdaySettingsAdmin(SingletonAdmin):
     fields = ["is_enabled", "days_ahead", "send_hour", "gift_points", "gift_reward"]
     inlines = [BirthdayGiftInline]
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return HttpResponseRedirect(reverse("admin:campaigns_birthdaysettings_change", args=[birthday_settings().pk]))
+    settings_row = staticmethod(birthday_settings)
 
 
 @admin.register(WinBackSettings)
 class WinBackSettingsAdmin(SingletonAdmin):
     fields = ["is_enabled", "inactive_days", "gift_points", "gift_reward"]
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return HttpResponseRedirect(reverse("admin:campaigns_winbacksettings_change", args=[win_back_settings().pk]))
+    settings_row = staticmethod(win_back_settings)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

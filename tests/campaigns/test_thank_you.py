@@ -170,3 +170,19 @@ def test_demo_history_is_recorded_without_reactions(monkeypatch):
         assert len(seen) == 1
     finally:
         purchase_recorded.disconnect(dispatch_uid="test.seen")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model_name", ["thankyousettings", "birthdaysettings", "winbacksettings"])
+def test_each_automations_settings_open_on_their_single_row(client, model_name):
+    from django.urls import reverse
+
+    from customers.models import User
+
+    client.force_login(User.objects.create_superuser(username="boss", password="x"))
+
+    response = client.get(reverse(f"admin:campaigns_{model_name}_changelist"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse(f"admin:campaigns_{model_name}_change", args=[1])
+    assert client.get(response["Location"]).status_code == 200
