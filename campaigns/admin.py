@@ -15,12 +15,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from campaigns.admin_campaigns import CampaignAdmin
 from campaigns.birthdays import birthday_settings
 from campaigns.gratitude import GratitudeTaskClosed, gratitude_task_close
+from campaigns.launch import gift_policy
 from campaigns.models import (
     BirthdayGift,
     BirthdayReward,
     BirthdaySettings,
+    Campaign,
+    GiftPolicy,
     GratitudeRule,
     GratitudeTask,
     ThankYouSettings,
@@ -47,6 +51,11 @@ class SingletonAdmin(admin.ModelAdmin):
         opts = self.model._meta
         row = type(self).settings_row()
         return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk]))
+
+
+class GiftPolicyAdmin(SingletonAdmin):
+    fields = ["window_days", "max_gifts", "max_value"]
+    settings_row = staticmethod(gift_policy)
 
 
 @admin.register(ThankYouSettings)
@@ -243,3 +252,7 @@ class GratitudeTaskAdmin(admin.ModelAdmin):
     @admin.action(description=_("Skip"))
     def skip(self, request: HttpRequest, queryset: QuerySet[GratitudeTask]) -> None:
         self._close(request, queryset, GratitudeTask.Status.SKIPPED)
+
+
+admin.site.register(Campaign, CampaignAdmin)
+admin.site.register(GiftPolicy, GiftPolicyAdmin)

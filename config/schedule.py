@@ -26,6 +26,37 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "interval_seconds": 300,
         "description": "Thank purchases whose thank-you event was lost (broker down, worker killed).",
     },
+    "campaigns: gratitude sweep": {
+        "task": "campaigns.tasks.gratitude_sweep_task",
+        "interval_seconds": 600,
+        "description": "Make the gratitude tasks of recent purchases whose event was lost (broker down, worker killed).",
+    },
+    "campaigns: contest entries sweep": {
+        "task": "campaigns.tasks.contest_entries_sweep_task",
+        "interval_seconds": 600,
+        "description": "Enter the purchases of open contests whose purchase event was lost (broker down).",
+    },
+    "campaigns: expire contest wins": {
+        "task": "campaigns.tasks.contest_wins_expire_task",
+        "crontab": {"minute": "35"},
+        "description": "Hourly: contest wins not accepted by their date expire.",
+    },
+    "campaigns: default gift choices": {
+        "task": "campaigns.tasks.gift_choices_default_task",
+        "crontab": {"minute": "25"},
+        "description": "Hourly: recipients who did not choose their gift by the deadline get their preferred kind.",
+    },
+    "campaigns: launch, resume and finish campaigns": {
+        "task": "campaigns.tasks.campaigns_sweep_task",
+        "interval_seconds": 300,
+        "description": "Launch scheduled campaigns, re-send lost gift batches, complete special days that ended.",
+    },
+    "referrals: sweep": {
+        "task": "referrals.tasks.referrals_sweep_task",
+        "interval_seconds": 300,
+        "description": "Qualify and reward referrals whose purchase event was lost, take back rewards whose refund "
+        "event was lost, close pending referrals whose qualifying window has passed.",
+    },
     "loyalty: expire points": {
         "task": "loyalty.tasks.points_expire_task",
         "crontab": {"minute": "10", "hour": "2"},

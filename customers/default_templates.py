@@ -95,6 +95,177 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "у нас для вас подарок: {gift}. Ваши {balance} баллов тоже ждут вас.\n\nБудем рады скорой "
         "встрече!\n\nНе хотите получать предложения по почте? {unsubscribe_link}",
     ),
+    ("referral_thanks", "en"): (
+        "Thank you for the recommendation, {first_name}!",
+        "Hi {first_name},\n\nyour friend {friend_name} joined us and has just made their first purchase. Thank you "
+        "for recommending us! Our thank-you to you: {gift}.\n{voucher_code}\n\nYour points balance is now "
+        "{balance}.\n\nKnow someone else who would like us? Share your link: {referral_link}",
+    ),
+    ("referral_thanks", "fi"): (
+        "Kiitos suosittelusta, {first_name}!",
+        "Hei {first_name},\n\nystäväsi {friend_name} liittyi joukkoomme ja teki juuri ensimmäisen ostoksensa. "
+        "Kiitos, että suosittelit meitä! Kiitoksemme sinulle: {gift}.\n{voucher_code}\n\nPistesaldosi on nyt "
+        "{balance}.\n\nTiedätkö jonkun muun, joka viihtyisi meillä? Jaa oma linkkisi: {referral_link}",
+    ),
+    ("referral_thanks", "ru"): (
+        "Спасибо за рекомендацию, {first_name}!",
+        "Здравствуйте, {first_name}!\n\nВаше приглашение сработало: {friend_name} теперь с нами, и первая покупка "
+        "уже сделана. Спасибо, что рекомендуете нас! Наш подарок вам в благодарность: {gift}.\n{voucher_code}\n\n"
+        "Баллов на счёте: {balance}.\n\nЗнаете, кому ещё у нас понравится? Поделитесь своей ссылкой: "
+        "{referral_link}",
+    ),
+    ("referral_welcome", "en"): (
+        "Welcome aboard, {first_name}!",
+        "Hi {first_name},\n\nwelcome! We are so glad you joined us on a friend's recommendation. Here is your "
+        "welcome gift: {gift}. Your points balance is now {balance}.\n\nYour member page: {link}\n\nSee you soon!",
+    ),
+    ("referral_welcome", "fi"): (
+        "Tervetuloa joukkoomme, {first_name}!",
+        "Hei {first_name},\n\ntervetuloa! Kiva, että liityit jäseneksemme ystäväsi suosituksesta. Tässä "
+        "tervetuliaislahjasi: {gift}. Pistesaldosi on nyt {balance}.\n\nOma jäsensivusi: {link}\n\nNähdään pian!",
+    ),
+    ("referral_welcome", "ru"): (
+        "Добро пожаловать, {first_name}!",
+        "Здравствуйте, {first_name}!\n\nДобро пожаловать! Мы очень рады, что вы присоединились к нам по "
+        "рекомендации друга. Ваш приветственный подарок: {gift}. Баллов на счёте: {balance}.\n\nВаша страница "
+        "участника: {link}\n\nДо скорой встречи!",
+    ),
+    ("campaign_gift", "en"): (
+        "A gift for you, {first_name}",
+        "Hi {first_name},\n\nas part of {campaign}, we have a gift for you: {gift}.\n{voucher_code}\n\n{details}\n\n"
+        "All the details: {link}\n\nEnjoy!\n\nNo more offers by e-mail? {unsubscribe_link}",
+    ),
+    ("campaign_gift", "fi"): (
+        "Lahja sinulle, {first_name}",
+        "Hei {first_name},\n\nosana kampanjaamme ”{campaign}” meillä on sinulle lahja: {gift}.\n{voucher_code}\n\n"
+        "{details}\n\nKaikki tiedot: {link}\n\nNauti!\n\nEt halua enää tarjouksia sähköpostilla? {unsubscribe_link}",
+    ),
+    ("campaign_gift", "ru"): (
+        "Подарок для вас, {first_name}",
+        "Здравствуйте, {first_name}!\n\nВ рамках акции «{campaign}» у нас для вас подарок: {gift}.\n{voucher_code}\n\n"
+        "{details}\n\nПодробности: {link}\n\nПриятных покупок!\n\nНе хотите получать предложения по почте? "
+        "{unsubscribe_link}",
+    ),
+    ("sample", "en"): (
+        "A free sample is on its way to you, {first_name}",
+        "Hi {first_name},\n\nas part of {campaign}, we are sending you a free sample: {gift}. It is already on its "
+        "way!\n\n{details}\n\nAll the details: {link}\n\nWe hope you like it!\n\nNo more offers by e-mail? "
+        "{unsubscribe_link}",
+    ),
+    ("sample", "fi"): (
+        "Ilmainen näyte on matkalla sinulle, {first_name}",
+        "Hei {first_name},\n\nosana kampanjaamme ”{campaign}” lähetämme sinulle ilmaisen näytteen: {gift}. Se on jo "
+        "matkalla!\n\n{details}\n\nKaikki tiedot: {link}\n\nToivottavasti pidät siitä!\n\nEt halua enää tarjouksia "
+        "sähköpostilla? {unsubscribe_link}",
+    ),
+    ("sample", "ru"): (
+        "Бесплатный образец уже в пути, {first_name}",
+        "Здравствуйте, {first_name}!\n\nВ рамках акции «{campaign}» мы отправляем вам бесплатный образец: {gift}. "
+        "Он уже в пути!\n\n{details}\n\nПодробности: {link}\n\nНадеемся, вам понравится!\n\nНе хотите получать "
+        "предложения по почте? {unsubscribe_link}",
+    ),
+    ("gift_choice", "en"): (
+        "Choose your gift, {first_name}",
+        "Hi {first_name},\n\nas part of {campaign}, we have a gift for you, and you get to choose it. Pick yours by "
+        "{deadline}: {link}\n\nIf you don't get round to it, no worries: we will choose the kind of gift you "
+        "usually prefer.\n\nNo more offers by e-mail? {unsubscribe_link}",
+    ),
+    ("gift_choice", "fi"): (
+        "Valitse lahjasi, {first_name}",
+        "Hei {first_name},\n\nosana kampanjaamme ”{campaign}” meillä on sinulle lahja, ja saat valita sen itse. "
+        "Tee valintasi {deadline} mennessä: {link}\n\nJos valinta unohtuu, ei hätää: valitsemme puolestasi lahjan, "
+        "joka vastaa mieltymyksiäsi.\n\nEt halua enää tarjouksia sähköpostilla? {unsubscribe_link}",
+    ),
+    ("gift_choice", "ru"): (
+        "Выберите свой подарок, {first_name}",
+        "Здравствуйте, {first_name}!\n\nВ рамках акции «{campaign}» у нас для вас подарок, и выбрать его можете вы "
+        "сами. Сделайте выбор до {deadline}: {link}\n\nНе успеете — не беда: мы подберём подарок на ваш вкус, "
+        "такой, какой вы обычно выбираете.\n\nНе хотите получать предложения по почте? {unsubscribe_link}",
+    ),
+    ("special_day", "en"): (
+        "A special day for you, {first_name}: {campaign}",
+        "Hi {first_name},\n\nwe are holding a special day for our customers, and we would love to see you there: "
+        "{campaign}.\n\n{details}\n\nValid until {deadline}. All the details: {link}\n\nSee you soon!\n\n"
+        "No more offers by e-mail? {unsubscribe_link}",
+    ),
+    ("special_day", "fi"): (
+        "Erityinen päivä sinulle, {first_name}: {campaign}",
+        "Hei {first_name},\n\njärjestämme asiakkaillemme erityisen päivän, ja olisi ihana nähdä sinut mukana: "
+        "{campaign}.\n\n{details}\n\nVoimassa {deadline} asti. Kaikki tiedot: {link}\n\nNähdään pian!\n\n"
+        "Et halua enää tarjouksia sähköpostilla? {unsubscribe_link}",
+    ),
+    ("special_day", "ru"): (
+        "Особый день для вас, {first_name}: {campaign}",
+        "Здравствуйте, {first_name}!\n\nМы устраиваем особый день для наших клиентов и будем очень рады вас видеть: "
+        "«{campaign}».\n\n{details}\n\nПредложение действует до {deadline}. Подробности: {link}\n\nДо скорой "
+        "встречи!\n\nНе хотите получать предложения по почте? {unsubscribe_link}",
+    ),
+    ("announcement", "en"): (
+        "News for you, {first_name}: {campaign}",
+        "Hi {first_name},\n\nwe have news we would like to share with you: {campaign}.\n\n{details}\n\n"
+        "Read more: {link}\n\nSee you soon!\n\nNo more offers by e-mail? {unsubscribe_link}",
+    ),
+    ("announcement", "fi"): (
+        "Uutisia sinulle, {first_name}: {campaign}",
+        "Hei {first_name},\n\nhalusimme kertoa sinulle uutisen: {campaign}.\n\n{details}\n\nLue lisää: {link}\n\n"
+        "Nähdään pian!\n\nEt halua enää tarjouksia sähköpostilla? {unsubscribe_link}",
+    ),
+    ("announcement", "ru"): (
+        "Новости для вас, {first_name}: {campaign}",
+        "Здравствуйте, {first_name}!\n\nСпешим поделиться с вами новостью: «{campaign}».\n\n{details}\n\n"
+        "Подробнее: {link}\n\nДо скорой встречи!\n\nНе хотите получать предложения по почте? {unsubscribe_link}",
+    ),
+    ("contest_winner", "en"): (
+        "Congratulations, {first_name}, you won!",
+        "Hi {first_name},\n\ncongratulations, you are a winner in {campaign}! Your prize: {prize}.\n\nTo accept it, "
+        "please confirm by {deadline}: {link}\n\nWe are so happy for you!",
+    ),
+    ("contest_winner", "fi"): (
+        "Onneksi olkoon, {first_name}, voitit!",
+        "Hei {first_name},\n\nonneksi olkoon, voitit kilpailussamme ”{campaign}”! Palkintosi: {prize}.\n\n"
+        "Ota palkinto vastaan {deadline} mennessä: {link}\n\nIloitsemme kanssasi!",
+    ),
+    ("contest_winner", "ru"): (
+        "Поздравляем, {first_name}, вы выиграли!",
+        "Здравствуйте, {first_name}!\n\nПоздравляем: вы выиграли в конкурсе «{campaign}»! Ваш приз: {prize}.\n\n"
+        "Чтобы получить приз, примите его до {deadline} по ссылке: {link}\n\nМы очень рады за вас!",
+    ),
+    ("feedback_thanks", "en"): (
+        "Thank you for your feedback, {first_name}",
+        "Hi {first_name},\n\nthank you for telling us how we did; every answer helps us do better. As promised, "
+        "we added {points} points to your account, whatever your answer. Your points balance is now {balance}.\n\n"
+        "See you soon!",
+    ),
+    ("feedback_thanks", "fi"): (
+        "Kiitos palautteestasi, {first_name}",
+        "Hei {first_name},\n\nkiitos, että kerroit, miten onnistuimme; jokainen vastaus auttaa meitä "
+        "parantamaan toimintaamme. Kuten lupasimme, lisäsimme tilillesi {points} pistettä vastauksestasi "
+        "riippumatta. Pistesaldosi on nyt {balance}.\n\nNähdään pian!",
+    ),
+    ("feedback_thanks", "ru"): (
+        "Спасибо за отзыв, {first_name}",
+        "Здравствуйте, {first_name}!\n\nСпасибо, что рассказали, как мы справились: каждый ответ помогает нам "
+        "становиться лучше. Как и обещали, мы начислили вам баллы, каким бы ни был ответ. Начислено баллов: "
+        "{points}, всего на счёте: {balance}.\n\nДо скорой встречи!",
+    ),
+    ("email_verify", "en"): (
+        "Please confirm your e-mail address, {first_name}",
+        "Hi {first_name},\n\nthank you for joining us! One small step left: please confirm the e-mail address for "
+        "your membership here:\n{link}\n\nThe link is valid for a limited time. If you did not sign up, you can "
+        "simply ignore this message.",
+    ),
+    ("email_verify", "fi"): (
+        "Vahvista sähköpostiosoitteesi, {first_name}",
+        "Hei {first_name},\n\nkiva, että liityit jäseneksemme! Enää yksi pieni askel: vahvista "
+        "sähköpostiosoitteesi tästä linkistä, niin jäsenyytesi on valmis:\n{link}\n\nLinkki on voimassa "
+        "rajoitetun ajan. Jos et liittynyt jäseneksi, voit jättää tämän viestin huomiotta.",
+    ),
+    ("email_verify", "ru"): (
+        "Подтвердите адрес электронной почты, {first_name}",
+        "Здравствуйте, {first_name}!\n\nРады, что вы с нами! Остался один маленький шаг: подтвердите адрес "
+        "электронной почты, указанный при регистрации, по ссылке:\n{link}\n\nСсылка действует ограниченное время. "
+        "Если вы не регистрировались, просто проигнорируйте это письмо.",
+    ),
 }
 
 

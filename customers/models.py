@@ -241,6 +241,7 @@ class Scope(models.TextChoices):
     REFERRALS_WRITE = "referrals:write"
     SEGMENTS_READ = "segments:read"
     CAMPAIGNS_READ = "campaigns:read"
+    CAMPAIGNS_WRITE = "campaigns:write"
     WEBHOOKS_MANAGE = "webhooks:manage"
 
 
@@ -265,6 +266,16 @@ class MessagePurpose(models.TextChoices):
     VOUCHER_ISSUED = "voucher_issued", _("Voucher issued")
     BIRTHDAY = "birthday", _("Birthday reward")
     WIN_BACK = "win_back", _("Win-back offer")
+    REFERRAL_THANKS = "referral_thanks", _("Thank-you for a referral")
+    REFERRAL_WELCOME = "referral_welcome", _("Welcome for a referred friend")
+    CAMPAIGN_GIFT = "campaign_gift", _("Campaign gift")
+    SAMPLE = "sample", _("Sample on its way")
+    GIFT_CHOICE = "gift_choice", _("Choose your gift")
+    SPECIAL_DAY = "special_day", _("Special customer day")
+    ANNOUNCEMENT = "announcement", _("Announcement")
+    CONTEST_WINNER = "contest_winner", _("Contest winner")
+    FEEDBACK_THANKS = "feedback_thanks", _("Thank-you for feedback")
+    EMAIL_VERIFY = "email_verify", _("E-mail address verification")
 
 
 class MessageTemplate(TimestampedModel):
@@ -421,3 +432,132 @@ class SegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.segment_id}"
+
+
+# --- feedback and complaints (written through customers.feedback) ---------------------------------
+
+
+class FeedbackScale(models.TextChoices):
+    RATING = "rating", _("Rating (1 to 5)")
+    NPS = "nps", _("Recommendation (0 to 10)")
+
+
+# The scores each scale allows, lowest and highest (the CHECK below says the same to the database).
+FEEDBACK_SCORE_RANGE = {FeedbackScale.RATING: (1, 5), FeedbackScale.NPS: (0, 10)}
+
+
+class Feedback(TimestampedModel):
+    """One answer to one survey: a score on its scale and an optional comment.
+
+    ``source_key`` names the survey ("purchase:123" for the thank-you after purchase 123,
+    "portal:2026-05" for the portal's own question that month); a customer answers each survey
+    once. The reward for taking part does not depend on the answer: the campaigns app grants it
+    and records here the points and the ledger entry that paid them.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="feedback", db_index=False
+    )  # indexed by the unique (customer, source_key)
+    source_key = models.CharField(_("survey"), max_length=100)
+    scale = models.CharField(_("scale"), max_length=8, choices=FeedbackScale.choices)
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), max_length=2000, blank=True)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    reward_points = models.PositiveIntegerField(_("reward points"), default=0)
+    reward_entry_id = models.PositiveBigIntegerField(_("reward ledger entry"), null=True, blank=True)
+    rewarded_at = models.DateTimeField(_("rewarded"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "source_key"],
+                name="customers_feedback_once_per_survey",
+                violation_error_message=_("This survey has already been answered."),
+            ),
+            models.CheckConstraint(
+                condition=Q(scale=FeedbackScale.RATING, score__gte=1, score__lte=5)
+                | Q(scale=FeedbackScale.NPS, score__gte=0, score__lte=10),
+                name="customers_feedback_score_on_scale",
+                violation_error_message=_("The score is outside its scale."),
+            ),
+            models.CheckConstraint(
+                condition=Q(reward_entry_id__isnull=True, rewarded_at__isnull=True, reward_points=0)
+                | Q(reward_entry_id__isnull=False, rewarded_at__isnull=False),
+                name="customers_feedback_reward_recorded_whole",
+            ),
+        ]
+        indexes = [models.Index(fields=["scale", "score", "-created_at"], name="customers_feedback_scale_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_scale_display()}: {self.score}"
+
+
+class Complaint(TimestampedModel):
+    """A customer's complaint, handled by staff until it is resolved or rejected with a resolution.
+
+    Written through ``customers.feedback`` (``complaint_open``, ``complaint_update``), which keep
+    the rules: a closed complaint has a resolution and the time it was closed.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        RESOLVED = "resolved", _("Resolved")
+        REJECTED = "rejected", _("Rejected")
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", _("Portal")
+        STAFF = "staff", _("Staff (admin)")
+
+    CLOSED = (Status.RESOLVED, Status.REJECTED)
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="complaints", db_index=False)
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), max_length=4000)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="complaints_owned",
+        limit_choices_to={"is_staff": True},
+        db_index=False,
+    )
+    resolution = models.TextField(
+        _("resolution"),
+        max_length=4000,
+        blank=True,
+        help_text=_("What was done, in words the customer reads. Required to resolve or reject."),
+    )
+    resolved_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.PORTAL)
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "in_progress"], resolved_at__isnull=True)
+                | (Q(status__in=["resolved", "rejected"], resolved_at__isnull=False) & ~Q(resolution="")),
+                name="customers_complaint_closed_with_resolution",
+                violation_error_message=_("A resolved or rejected complaint needs a resolution."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="customers_complaint_cust_idx"),
+            models.Index(fields=["status", "-created_at"], name="customers_complaint_status_idx"),
+            models.Index(fields=["owner", "status"], name="customers_complaint_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED

@@ -425,6 +425,21 @@ def segment_members_add(*, segment: Segment, emails: Iterable[str]) -> SegmentMe
     )
 
 
+@transaction.atomic
+def segment_static_create(*, name: str, customers: QuerySet[Customer], description: str = "") -> Segment:
+    """A new static segment holding exactly ``customers`` (one INSERT ... SELECT, whatever the
+    size), stamped with its count. Used to freeze an audience, e.g. a campaign's treated group."""
+    segment = Segment(name=name[:100], kind=Segment.Kind.STATIC, description=description)
+    segment.full_clean()
+    segment.save()
+    now = timezone.now()
+    _insert_members_from(segment, customers, now)
+    count = SegmentMember.objects.filter(segment=segment).count()
+    Segment.objects.filter(pk=segment.pk).update(member_count=count, refreshed_at=now)
+    segment.member_count, segment.refreshed_at = count, now
+    return segment
+
+
 # --- the conditions over customers' own data ------------------------------------------------------
 
 

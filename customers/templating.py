@@ -25,6 +25,13 @@ PLACEHOLDERS = {
     "unsubscribe_link": "https://example.com/portal/unsubscribe/...",
     "store": "Kallio",
     "amount": "18.40 EUR",
+    "friend_name": "Mikko V.",
+    "referral_link": "https://example.com/r/AINO7K/",
+    "campaign": "Autumn thank-you",
+    "details": "Double points all weekend in every store.",
+    "prize": "A weekend for two in Levi",
+    "deadline": "30.11.2026",
+    "link": "https://example.com/portal/",
 }
 
 _formatter = string.Formatter()

@@ -6,7 +6,7 @@ Stacking order (each step works on the result of the one before):
 2. **Category and product bonuses**: for each matching line, line total x the rule's points per
    unit, added to the base.
 3. **Multipliers**, applied to base + bonuses, multiplied together: the tier's multiplier, every
-   special-days rule active at the purchase time (and open to the customer's tier), and the
+   special-days rule active at the purchase time (and open to the customer's tier and segment), and the
    birthday-month rule when the purchase falls in the customer's birth month.
 4. **Cashback**: the amount x percent / 100, turned into points at the programme's point value;
    added after the multipliers (cashback is money back, not multiplied).
@@ -64,10 +64,12 @@ def _whole(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_DOWN))
 
 
-def _active(rule: EarningRule, at: datetime.datetime, tier: Tier | None) -> bool:
+def _active(rule: EarningRule, at: datetime.datetime, tier: Tier | None, segment_ids: frozenset[int]) -> bool:
     if rule.starts_at and at < rule.starts_at:
         return False
     if rule.ends_at and at >= rule.ends_at:
+        return False
+    if rule.segment_id is not None and rule.segment_id not in segment_ids:
         return False
     tier_ids = getattr(rule, "tier_ids", None)
     if tier_ids is None:
@@ -92,9 +94,11 @@ def earn_calculate(
     point_value: Decimal,
     birth_date: datetime.date | None,
     is_first_purchase: bool,
+    segment_ids: frozenset[int] = frozenset(),
 ) -> EarnResult:
-    """The points ``amount`` earns under ``rules``; see the module docstring for the order."""
-    active = [rule for rule in rules if rule.is_active and _active(rule, occurred_at, tier)]
+    """The points ``amount`` earns under ``rules``; see the module docstring for the order.
+    ``segment_ids``: the segments the customer is in, among those rules are limited to."""
+    active = [rule for rule in rules if rule.is_active and _active(rule, occurred_at, tier, segment_ids)]
     shares: list[Share] = []
     exact: list[Decimal] = []
 

@@ -381,6 +381,15 @@ class EarningRule(TimestampedModel):
     tiers = models.ManyToManyField(
         Tier, verbose_name=_("only for tiers"), blank=True, related_name="+", help_text=_("Empty: every tier.")
     )
+    segment = models.ForeignKey(
+        "customers.Segment",
+        verbose_name=_("only for the segment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Special days: only the segment's members. Empty: everyone."),
+    )
 
     class Meta:
         verbose_name = _("earning rule")

@@ -1,5 +1,6 @@
 """Every write of the loyalty app. Import from here: ``from loyalty import services``."""
 
+from loyalty.services.earning_rules import special_days_rule_create
 from loyalty.services.jobs import (
     pending_points_release_due,
     points_expire_all,
@@ -35,6 +36,7 @@ __all__ = [
     "purchase_record",
     "refund_record",
     "reward_redeem",
+    "special_days_rule_create",
     "stamps_collect",
     "tier_set",
     "tiers_evaluate_all",

@@ -14,8 +14,9 @@ from customers.templating import PLACEHOLDERS, template_errors, template_render
 from tests.customers.factories import CustomerFactory
 
 KNOWN = (
-    "{amount}, {balance}, {first_name}, {gift}, {next_tier}, {points}, {points_to_next_tier}, {store}, "
-    "{survey_link}, {tier}, {unsubscribe_link}, {voucher_code}"
+    "{amount}, {balance}, {campaign}, {deadline}, {details}, {first_name}, {friend_name}, {gift}, {link}, "
+    "{next_tier}, {points}, {points_to_next_tier}, {prize}, {referral_link}, {store}, {survey_link}, {tier}, "
+    "{unsubscribe_link}, {voucher_code}"
 )
 TEMPLATE_ADD_URL = reverse("admin:customers_messagetemplate_add")
 

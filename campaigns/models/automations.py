@@ -1,4 +1,4 @@
-"""Give-first automations and campaigns: the thank-you after a purchase, birthday rewards, win-back."""
+"""The give-first automations: the thank-you after a purchase, birthday rewards, win-back, gratitude tasks."""
 
 from __future__ import annotations
 
@@ -224,6 +224,8 @@ class GratitudeRule(models.Model):
         FIRST_PURCHASE = "first_purchase", _("First purchase")
         NTH_PURCHASE = "nth_purchase", _("Nth purchase")
         BIG_ORDER = "big_order", _("Big order")
+        REFERRAL = "referral", _("A friend referred")
+        FEEDBACK = "feedback", _("Feedback given")
 
     name = models.CharField(_("name"), max_length=120)
     is_active = models.BooleanField(_("active"), default=True)
@@ -304,6 +306,9 @@ class GratitudeTask(models.Model):
         blank=True,
         related_name="gratitude_tasks",
     )
+    source_key = models.CharField(
+        _("occasion"), max_length=64, blank=True, help_text=_("For events without a purchase, e.g. referral:12.")
+    )
     action = models.CharField(_("action"), max_length=20, choices=GratitudeAction.choices)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -334,6 +339,11 @@ class GratitudeTask(models.Model):
         ordering = ["due_on", "id"]
         constraints = [
             models.UniqueConstraint(fields=["rule", "customer", "purchase"], name="campaigns_gratitude_task_once"),
+            models.UniqueConstraint(
+                fields=["rule", "customer", "source_key"],
+                condition=Q(purchase__isnull=True),
+                name="campaigns_gratitude_task_once_per_occasion",
+            ),
         ]
         indexes = [models.Index(fields=["status", "due_on"], name="campaigns_gratitude_open_due")]
 
