@@ -16,3 +16,7 @@ class CampaignsConfig(AppConfig):
         from customers.demo import register_demo_step
 
         register_demo_step(order=20, name="campaigns", step=demo_campaigns_load)
+
+        from campaigns.demo_gifting import demo_gifting_load
+
+        register_demo_step(order=25, name="gift campaigns", step=demo_gifting_load)
