@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from campaigns.models import ThankYouSettings
 from customers import outbox
+from customers.feedback import purchase_survey_key, survey_url
 from customers.models import Message, MessagePurpose
 from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry, Purchase
@@ -97,7 +96,7 @@ def thank_you_send(*, purchase_id: int, now: datetime.datetime | None = None) ->
         "next_tier": summary.next_tier.name if summary.next_tier else "",
         "points_to_next_tier": summary.needed_for_next if summary.needed_for_next is not None else "",
         "gift": gift,
-        "survey_link": settings.PUBLIC_BASE_URL.rstrip("/") + reverse("portal:home"),
+        "survey_link": survey_url(customer, purchase_survey_key(purchase.pk)),
     }
     return outbox.message_queue(
         customer=customer,

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "loyalty",
     "campaigns",
     "referrals",
+    "config.wiring.WiringConfig",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,12 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or (
 # The longest countdown or ETA any task may be given; the Redis visibility timeout must exceed it,
 # or Redis would hand a waiting task to a second worker (tests assert the relation).
 CELERY_MAX_COUNTDOWN = int(os.environ.get("CELERY_MAX_COUNTDOWN", str(60 * 60 * 6)))
+# How long Redis keeps a task that a worker took and never acknowledged (it was killed, or ran out
+# of memory) before another worker gets it. A task waiting for its countdown is unacknowledged too,
+# so this must exceed CELERY_MAX_COUNTDOWN; one hour above it unless set (tests set it short).
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "").strip() or CELERY_MAX_COUNTDOWN + 3600)
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_MAX_COUNTDOWN:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_MAX_COUNTDOWN.")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(BROKER_DIR / "out"),
@@ -305,7 +312,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": CELERY_MAX_COUNTDOWN + 60 * 60,
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        # Workers look for such tasks every 100 s (kombu's default: a check every 10 s, a scan at
+        # every 10th); with a timeout shorter than that, at every check.
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 10 if CELERY_VISIBILITY_TIMEOUT >= 100 else 1,
         # A request that enqueues must not hang on a dead broker: give up quickly; the outbox and
         # the sweeps send what could not be enqueued.
         "max_retries": 2,

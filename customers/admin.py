@@ -18,12 +18,16 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.models import APIKey
 
+from core.errors import DomainError
+from customers import feedback as feedback_services
 from customers import segments, services
 from customers.models import (
     Channel,
+    Complaint,
     ConsentEvent,
     ConsentSource,
     Customer,
+    Feedback,
     Message,
     MessageTemplate,
     Partner,
@@ -494,3 +498,197 @@ class SegmentAdmin(admin.ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/customers/segment/upload.html", context)
+
+
+# --- feedback and complaints -----------------------------------------------------------------------
+
+
+class FeedbackInline(admin.TabularInline):
+    model = Feedback
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "source_key", "scale", "score", "comment", "reward_points", "rewarded_at"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = _("feedback")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ComplaintInline(admin.TabularInline):
+    model = Complaint
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "subject", "status", "owner", "resolved_at"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    show_change_link = True
+    verbose_name_plural = _("complaints")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Complaint]:
+        return super().get_queryset(request).select_related("owner")
+
+
+# Before loyalty's admin extends CustomerAdmin, so the final customer page has them too.
+CustomerAdmin.inlines = [*CustomerAdmin.inlines, FeedbackInline, ComplaintInline]
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """Answers are the customers' words: staff read them, nobody edits them. The changelist's
+    subtitle sums up the answers the filters select (mean rating, Net Promoter Score)."""
+
+    list_display = ["created_at", "customer", "source_key", "scale", "score", "comment_start", "reward_points"]
+    list_filter = ["scale", "score", "language", ("rewarded_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["customer"]
+    search_fields = ["customer__email", "source_key", "comment"]
+    search_help_text = _("Search by customer e-mail, survey or comment.")
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("comment"))
+    def comment_start(self, feedback: Feedback) -> str:
+        return feedback.comment if len(feedback.comment) <= 80 else feedback.comment[:79] + "…"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context is not None and "cl" in context:
+            summary = feedback_services.feedback_summary(context["cl"].queryset)
+            rating = "-" if summary.rating_average is None else f"{summary.rating_average:.2f}"
+            nps = "-" if summary.nps is None else f"{summary.nps:+d}"
+            context["subtitle"] = _(
+                "Average rating %(rating)s of 5 (%(rating_count)d answers) · NPS %(nps)s (%(nps_count)d answers)"
+            ) % {"rating": rating, "rating_count": summary.rating_count, "nps": nps, "nps_count": summary.nps_count}
+        return response
+
+
+class ComplaintAdminForm(forms.ModelForm):
+    """Checks the rules of ``complaint_update`` (or ``complaint_open`` when adding) as form
+    errors, so staff see why a change is refused and nothing is saved."""
+
+    request_user: User
+
+    class Meta:
+        model = Complaint
+        fields = ["customer", "subject", "description", "status", "owner", "resolution"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        adding = self.instance.pk is None
+        if adding and cleaned["customer"].status != Customer.Status.ACTIVE:
+            self.add_error("customer", _("The customer is blocked or erased."))
+            return cleaned
+        # Adding: the new complaint starts open, then takes the status staff chose.
+        current = Complaint(status=Complaint.Status.OPEN) if adding else self.instance
+        try:
+            feedback_services.complaint_changes(
+                complaint=current,
+                by=self.request_user,
+                status=cleaned.get("status"),
+                owner=cleaned.get("owner"),
+                resolution=cleaned.get("resolution", ""),
+            )
+        except DomainError as error:
+            field = error.details.get("field")
+            self.add_error(field if field in self.fields else None, ValidationError(error.message, code=error.code))
+        return cleaned
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    """Support staff resolve complaints here. Every change goes through ``complaint_update``."""
+
+    form = ComplaintAdminForm
+    list_display = ["subject", "customer", "status", "owner", "source", "created_at", "resolved_at"]
+    list_filter = ["status", ("owner", admin.RelatedOnlyFieldListFilter), "source"]
+    list_select_related = ["customer", "owner"]
+    search_fields = ["subject", "description", "customer__email", "customer__last_name"]
+    search_help_text = _("Search by subject, text, or the customer's e-mail or last name.")
+    show_full_result_count = False
+    autocomplete_fields = ["customer"]
+    actions = ["assign_to_me"]
+    readonly_fields_on_change = ["customer", "subject", "description", "source", "resolved_at", "created_at"]
+    fieldsets_on_change = [
+        (_("The complaint"), {"fields": ["customer", "subject", "description", "source", "created_at"]}),
+        (_("Handling"), {"fields": ["status", "owner", "resolution", "resolved_at"]}),
+    ]
+    fieldsets_on_add = [
+        (_("The complaint"), {"fields": ["customer", "subject", "description"]}),
+        (_("Handling"), {"fields": ["status", "owner", "resolution"]}),
+    ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a complaint is part of the customer's story; close it with a resolution
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The customer's own words stay as they wrote them.
+        return self.readonly_fields_on_change if obj is not None else []
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fieldsets_on_change if obj is not None else self.fieldsets_on_add
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request_user = request.user  # type: ignore[attr-defined]
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Complaint, form: ModelForm, change: bool) -> None:
+        data = form.cleaned_data
+        by = request.user
+        assert isinstance(by, User)
+        if change:
+            try:
+                feedback_services.complaint_update(
+                    complaint=obj, by=by, status=data["status"], owner=data["owner"], resolution=data["resolution"]
+                )
+            except DomainError as error:  # the row changed between the form's check and the save
+                self.message_user(request, error.message, messages.ERROR)
+            return
+        created = feedback_services.complaint_open(
+            customer=data["customer"],
+            subject=data["subject"],
+            description=data["description"],
+            source=Complaint.Source.STAFF,
+            owner=data["owner"],
+        )
+        feedback_services.complaint_update(
+            complaint=created, by=by, status=data["status"], resolution=data["resolution"]
+        )
+        obj.pk = created.pk
+        for field in Complaint._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
+
+    @admin.action(description=_("Assign to me"), permissions=["change"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Complaint]) -> None:
+        by = request.user
+        assert isinstance(by, User)
+        assigned = 0
+        for complaint in queryset.order_by("pk"):
+            try:
+                feedback_services.complaint_update(complaint=complaint, by=by, owner=by)
+            except DomainError as error:
+                self.message_user(request, f"{complaint}: {error.message}", messages.WARNING)
+                continue
+            assigned += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d complaint assigned to you.", "%(count)d complaints assigned to you.", assigned)
+            % {"count": assigned},
+            messages.SUCCESS,
+        )

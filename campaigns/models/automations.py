@@ -35,6 +35,11 @@ class ThankYouSettings(models.Model):
         default=Decimal("100.00"),
         validators=[MinValueValidator(Decimal(0))],
     )
+    feedback_reward_points = models.PositiveIntegerField(
+        _("points for answering the survey"),
+        default=25,
+        help_text=_("Given for taking part, whatever the answer. 0: none."),
+    )
 
     class Meta:
         verbose_name = _("thank-you automation")

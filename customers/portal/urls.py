@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.portal import views
+from customers.portal import feedback, views
 
 app_name = "portal"
 
@@ -13,4 +13,8 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("password/", views.password, name="password"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("feedback/", feedback.overview, name="feedback"),
+    path("feedback/complaints/<int:complaint_id>/", feedback.complaint, name="complaint"),
+    path("feedback/<str:token>/", feedback.survey, name="survey"),
+    path("feedback/<str:token>/thanks/", feedback.survey_thanks, name="survey-thanks"),
 ]
