@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns import launch, tasks
+from campaigns.admin_shipments import ShipmentAdminMixin
 from campaigns.effect import CampaignEffect, campaign_effect
 from campaigns.models import Campaign, GiftOption
 from core.errors import DomainError
@@ -87,7 +88,7 @@ def _bars(effect: CampaignEffect) -> list[dict[str, Any]]:
     return bars
 
 
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ShipmentAdminMixin, admin.ModelAdmin):
     form = CampaignForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
     list_display = [
