@@ -7,10 +7,13 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        from campaigns.receivers import on_purchase_recorded
+        from campaigns.receivers import on_feedback_given, on_purchase_recorded, on_purchase_recorded_contests
+        from customers.signals import feedback_given
         from loyalty.signals import purchase_recorded
 
         purchase_recorded.connect(on_purchase_recorded, dispatch_uid="campaigns.thank_you")
+        purchase_recorded.connect(on_purchase_recorded_contests, dispatch_uid="campaigns.contest_entries")
+        feedback_given.connect(on_feedback_given, dispatch_uid="campaigns.feedback_reward")
 
         from campaigns.demo import demo_campaigns_load
         from customers.demo import register_demo_step

@@ -173,3 +173,30 @@ def gift_choices_default_batch_task(*, pairs: list[list[int]]) -> int:
     from campaigns import choices
 
     return choices.gift_choices_default_give(pairs=[(recipient_id, option_id) for recipient_id, option_id in pairs])
+
+
+@shared_task(name="campaigns.tasks.feedback_reward_task", acks_late=True)
+def feedback_reward_task(*, feedback_id: int) -> bool:
+    """Reward an answered survey (once, by its key) and make its gratitude tasks."""
+    from campaigns import listening
+
+    return listening.feedback_reward_grant(feedback_id=feedback_id) is not None
+
+
+@shared_task(name="campaigns.tasks.referral_gratitude_task", acks_late=True)
+def referral_gratitude_task(*, referral_id: int, referrer_id: int) -> int:
+    """Make the gratitude tasks for a rewarded referral; safe to run twice."""
+    from campaigns import listening
+
+    return len(listening.referral_gratitude(referral_id=referral_id, referrer_id=referrer_id))
+
+
+@shared_task(name="campaigns.tasks.feedback_sweep_task")
+def feedback_sweep_task() -> int:
+    """Every few minutes: reward answers whose event was lost."""
+    from campaigns import listening
+
+    missing = listening.feedback_unrewarded()
+    for feedback_id in missing:
+        feedback_reward_task.delay(feedback_id=feedback_id)
+    return len(missing)

@@ -57,6 +57,11 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "description": "Qualify and reward referrals whose purchase event was lost, take back rewards whose refund "
         "event was lost, close pending referrals whose qualifying window has passed.",
     },
+    "campaigns: feedback reward sweep": {
+        "task": "campaigns.tasks.feedback_sweep_task",
+        "interval_seconds": 300,
+        "description": "Reward survey answers whose event was lost.",
+    },
     "loyalty: expire points": {
         "task": "loyalty.tasks.points_expire_task",
         "crontab": {"minute": "10", "hour": "2"},
