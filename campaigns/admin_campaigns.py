@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns import launch, tasks
+from campaigns.admin_contests import ContestEntryInline, GiftChoiceRecipientInline, contest_draw_action
 from campaigns.admin_shipments import ShipmentAdminMixin
 from campaigns.effect import CampaignEffect, campaign_effect
 from campaigns.models import Campaign, GiftOption
@@ -107,7 +108,8 @@ class CampaignAdmin(ShipmentAdminMixin, admin.ModelAdmin):
     search_fields = ["name"]
     list_select_related = ["segment"]
     autocomplete_fields = ["segment", "gift_reward"]
-    inlines = [GiftOptionInline]
+    inlines = [GiftOptionInline, ContestEntryInline, GiftChoiceRecipientInline]
+    actions = [contest_draw_action]
     date_hierarchy = "created_at"
     readonly_fields = [
         "status",

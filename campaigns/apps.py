@@ -23,3 +23,11 @@ class CampaignsConfig(AppConfig):
         from campaigns.demo_gifting import demo_gifting_load
 
         register_demo_step(order=25, name="gift campaigns", step=demo_gifting_load)
+
+        from campaigns.demo_contests import demo_contest_load
+
+        register_demo_step(order=26, name="contests and gift choices", step=demo_contest_load)
+
+        from campaigns.portal.panels import portal_panels_register
+
+        portal_panels_register()

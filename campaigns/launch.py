@@ -80,14 +80,18 @@ def campaign_problems(campaign: Campaign) -> dict[str, list[str]]:
         )
     if campaign.stock == 0:
         add("stock", _("A stock of 0 gives nothing: leave it empty for no limit."))
-    _gift_problems(campaign, add)
+    if campaign.kind != Campaign.Kind.CONTEST:
+        _gift_problems(campaign, add)
     if campaign.kind == Campaign.Kind.SPECIAL_DAY:
         if campaign.points_multiplier <= 1:
             add("points_multiplier", _("A special day needs a points multiplier above 1."))
         if not (campaign.starts_at and campaign.ends_at):
             add("ends_at", _("A special day needs its start and end."))
     if campaign.kind == Campaign.Kind.CONTEST:
-        add("kind", _("A contest is not launched: it runs in its window and is drawn."))
+        if not campaign.ends_at:
+            add("ends_at", _("A contest needs its end: the draw happens after it."))
+        if not campaign.prize_description:
+            add("prize_description", _("Say what the prize is."))
     return problems
 
 
@@ -218,6 +222,11 @@ def campaign_launch(
         raise CampaignInvalid(
             "; ".join(message for messages in problems.values() for message in messages), fields=problems
         )
+    if campaign.kind == Campaign.Kind.CONTEST:
+        # A contest opens for entries: its entrants are snapshotted at the draw, not here.
+        campaign.status, campaign.launched_at, campaign.launched_by = Campaign.Status.RUNNING, now, by
+        campaign.save(update_fields=["status", "launched_at", "launched_by", "updated_at"])
+        return []
     if campaign.segment is not None:
         segment_refresh(segment=campaign.segment)
     size, held = _snapshot(campaign, now)
@@ -343,7 +352,7 @@ def _message_context(campaign: Campaign, customer: Customer, points: int, vouche
         "balance": account or 0,
         "voucher_code": "",  # the gift text already names the code
         "deadline": deadline,
-        "link": base + reverse("portal:home"),
+        "link": base + reverse("campaigns-portal:gifts" if campaign.gift_kind == GiftKind.CHOICE else "portal:home"),
     }
 
 

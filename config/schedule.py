@@ -29,7 +29,7 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
     "campaigns: gratitude sweep": {
         "task": "campaigns.tasks.gratitude_sweep_task",
         "interval_seconds": 600,
-        "description": "Make the gratitude tasks of recent purchases whose event was lost (broker down, worker killed).",
+        "description": "Make the gratitude tasks of recent purchases whose event was lost (broker down, worker died).",
     },
     "campaigns: contest entries sweep": {
         "task": "campaigns.tasks.contest_entries_sweep_task",

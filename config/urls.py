@@ -9,6 +9,8 @@ from core import views as core_views
 api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("loyalty.api.urls")),
+    path("", include("campaigns.api.urls")),
+    path("", include("referrals.api.urls")),
 ]
 
 urlpatterns = [
@@ -19,6 +21,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include("customers.portal.urls")),
     path("portal/", include("loyalty.portal.urls")),
+    path("portal/", include("campaigns.portal.urls")),
+    path("", include("referrals.portal.urls")),  # /r/<code>/, /portal/join/, /portal/referrals/
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -365,3 +365,24 @@ def test_cancel_only_before_launch():
     assert campaign.status == "cancelled"
     with pytest.raises(DomainError):
         launch.campaign_launch(campaign_id=campaign.pk)
+
+
+@pytest.mark.django_db
+def test_launching_a_contest_opens_it_for_entries_without_a_snapshot():
+    from campaigns.contests import contest_enter
+
+    customer = CustomerFactory()
+    now = timezone.now()
+    contest = campaign_make(
+        kind=Campaign.Kind.CONTEST,
+        gift_points=0,
+        prize_description="A weekend in Levi",
+        ends_at=now + datetime.timedelta(days=7),
+    )
+    assert launch.campaign_launch(campaign_id=contest.pk) == []
+    contest.refresh_from_db()
+    assert (contest.status, contest.audience_size) == ("running", 0)
+    entry = contest_enter(campaign=contest, customer=customer, source="free", source_key="free", tickets=1)
+    assert (entry.entry.tickets, entry.created) == (1, True)
+    no_prize = campaign_make(kind=Campaign.Kind.CONTEST, gift_points=0)
+    assert set(launch.campaign_problems(no_prize)) == {"ends_at", "prize_description"}

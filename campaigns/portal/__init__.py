@@ -1,0 +1,1 @@
+"""The campaigns app's customer pages: my gifts, gift choices and contests."""
