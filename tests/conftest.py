@@ -82,3 +82,15 @@ def make_api_client(db: None) -> Callable[..., APIClient]:
 @pytest.fixture
 def api_client(make_api_client: Callable[..., APIClient]) -> APIClient:
     return make_api_client(["customers:read", "customers:write"])
+
+
+@pytest.fixture
+def celery_eager() -> Iterator[None]:
+    """Run tasks in the test's process as they are enqueued (the Celery app reads its settings once,
+    so the Django setting alone would not switch it)."""
+    from celery import current_app
+
+    previous = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = previous

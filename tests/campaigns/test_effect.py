@@ -172,8 +172,7 @@ def test_the_admin_page_shows_treated_against_holdout_the_interval_and_the_chart
 
 
 @pytest.mark.django_db
-def test_the_admin_previews_a_draft_and_launches_it(admin_client, settings, django_capture_on_commit_callbacks):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_admin_previews_a_draft_and_launches_it(admin_client, celery_eager, django_capture_on_commit_callbacks):
     CustomerFactory.create_batch(10)
     campaign = Campaign.objects.create(name="Welcome gift", gift_points=20, holdout_percent=Decimal("20"))
     page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()

@@ -282,8 +282,7 @@ def test_a_special_day_multiplies_points_for_the_treated_in_its_window_only():
 
 
 @pytest.mark.django_db
-def test_the_sweep_launches_due_campaigns_and_resumes_lost_batches(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_sweep_launches_due_campaigns_and_resumes_lost_batches(celery_eager):
     customers_make(5)
     now = timezone.now()
     due = campaign_make(status="scheduled", starts_at=now - datetime.timedelta(minutes=1), holdout_percent=Decimal("0"))

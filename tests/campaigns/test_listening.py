@@ -27,9 +27,8 @@ def _program_cache_cleared() -> Iterator[None]:
 @pytest.mark.parametrize("score", [1, 5])
 @pytest.mark.django_db
 def test_taking_part_is_rewarded_whatever_the_answer_once_and_the_record_shows_it(
-    score, settings, django_capture_on_commit_callbacks
+    score, celery_eager, django_capture_on_commit_callbacks
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     ThankYouSettings.objects.create(pk=1, feedback_reward_points=30)
     customer = CustomerFactory()
     with django_capture_on_commit_callbacks(execute=True):
@@ -56,8 +55,7 @@ def test_no_reward_when_the_business_set_none():
 
 
 @pytest.mark.django_db
-def test_the_sweep_rewards_an_answer_whose_event_was_lost(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_sweep_rewards_an_answer_whose_event_was_lost(celery_eager):
     import datetime
 
     from django.utils import timezone
@@ -71,8 +69,7 @@ def test_the_sweep_rewards_an_answer_whose_event_was_lost(settings):
 
 
 @pytest.mark.django_db
-def test_feedback_and_referrals_make_gratitude_tasks_once(settings, django_capture_on_commit_callbacks):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_feedback_and_referrals_make_gratitude_tasks_once(celery_eager, django_capture_on_commit_callbacks):
     GratitudeRule.objects.create(name="Call after feedback", event="feedback", action=GratitudeAction.CALL)
     GratitudeRule.objects.create(name="Note for referrers", event="referral", action=GratitudeAction.HANDWRITTEN_NOTE)
     customer = CustomerFactory()
