@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from core.events import emit_on_commit
-from customers.models import Customer, Partner
+from customers.models import Customer, Partner, SegmentMember
 from loyalty import signals
 from loyalty.earning import Line, earn_calculate
 from loyalty.errors import CustomerInactive, PayloadConflict, RefundExceedsPurchase, UnknownCurrency
@@ -147,6 +147,7 @@ def purchase_record(
         not Purchase.objects.filter(customer=customer).exists()
     )
     local_month = occurred_at.astimezone(ZoneInfo(settings.TIME_ZONE)).month
+    segment_ids = _segments_of(customer, rules, occurred_at)
     result = earn_calculate(
         amount=amount,
         lines=lines,
@@ -157,6 +158,7 @@ def purchase_record(
         point_value=program.point_value,
         birth_date=customer.birth_date,
         is_first_purchase=is_first,
+        segment_ids=segment_ids,
     )
     try:
         with transaction.atomic():
@@ -222,6 +224,22 @@ def purchase_record(
         purchase.tier_after, purchase.balance_after = tier, account.balance
     emit_on_commit(signals.purchase_recorded, sender=Purchase, purchase_id=purchase.pk, customer_id=customer.pk)
     return PurchaseResult(purchase=purchase, created=True)
+
+
+def _segments_of(customer: Customer, rules: list[EarningRule], at: datetime.datetime) -> frozenset[int]:
+    """The segments, among those a rule active at ``at`` is limited to, that the customer is in:
+    no query unless such a rule is running (a special customer day for a segment)."""
+    limited = {
+        rule.segment_id
+        for rule in rules
+        if rule.segment_id is not None
+        and (rule.starts_at is None or rule.starts_at <= at)
+        and (rule.ends_at is None or at < rule.ends_at)
+    }
+    if not limited:
+        return frozenset()
+    members = SegmentMember.objects.filter(customer=customer, segment_id__in=limited)
+    return frozenset(members.values_list("segment_id", flat=True))
 
 
 def _reversed_so_far(purchase: Purchase) -> int:

@@ -150,8 +150,8 @@ def test_home_shows_balance_tier_perks_and_progress_to_the_next_tier(signed_in, 
     assert response.status_code == 200
     html = response.content.decode()
     assert "Hello, Aino!" in html
-    ((template, panel),) = response.context["panels"]
-    assert template == "portal/loyalty/_home_panel.html"
+    panels = dict(response.context["panels"])
+    panel = panels["portal/loyalty/_home_panel.html"]
     assert (panel["summary"].balance, panel["summary"].tier.name, panel["to_next"]) == (80, "Bronze", 120)
     assert '<dd class="stat-value">80</dd>' in html
     assert '<dd class="stat-value">Bronze</dd>' in html
@@ -647,7 +647,9 @@ def fill(customer: Customer, partner: Partner, reward: Reward, *, purchases: int
 
 # session, user, customer; then per page. Programme settings and tiers come from the cache.
 QUERY_COUNTS = [
-    ("home", 3 + 4 + 1),  # loyalty summary (account, tier window, expiring, pending), latest vouchers
+    # loyalty summary (account, tier window, expiring, pending), latest vouchers; then the referrals
+    # panel (1) and the gifts panel (3)
+    ("home", 3 + 4 + 1 + 1 + 3),
     ("history", 3 + 2),  # count, page
     ("rewards", 3 + 4 + 2),  # summary, then the account's tier and the catalogue
     ("redeem", 3 + 2 + 4),  # the reward as this customer may see it, the summary
