@@ -259,3 +259,48 @@ def customer_unsubscribe(*, customer: Customer, channel: str) -> bool:
     from customers.services import customer_consent_set
 
     return customer_consent_set(customer=customer, channel=channel, granted=False, source=ConsentSource.UNSUBSCRIBE)
+
+
+# --- Messages of the past: demo data and imported history ----------------------------------------
+
+
+@transaction.atomic
+def message_record_past(*, message: Message, at: datetime.datetime) -> Message:
+    """Record a message that ``message_queue`` has just written as the message of a moment in the
+    past (``at``) that went out then: for demo data and imported history built through the real
+    services (the thank-you of last week's purchase), which must not be sent today.
+
+    Call it in the transaction that queued the message, before it commits: the send task enqueued
+    on commit then finds nothing to send (the row is no longer pending), and nothing is ever
+    mailed. A pending row becomes ``sent``, created, due and sent at ``at`` after one attempt (no
+    provider id: no provider saw it), unless the frequency cap was already reached at ``at``
+    (counted over the marketing messages of the week before ``at``): then it is ``suppressed``
+    for ``frequency_cap``, with no text, as ``message_queue`` would have written it at ``at``. A
+    suppressed row keeps its reason and moves to ``at``. Consent is the customer's today: past
+    consents are not replayed. Rows sent, being sent or failed are left alone, so a repeat changes
+    nothing. Returns the row as it is now.
+    """
+    moved = {"created_at": at, "send_after": at}
+    pending = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING, attempts=0)
+    if message.is_marketing and pending.exists():
+        since = at - datetime.timedelta(days=settings.MARKETING_CAP_DAYS)
+        earlier = (
+            Message.objects.filter(
+                customer_id=message.customer_id,
+                is_marketing=True,
+                created_at__gte=since,
+                created_at__lte=at,
+                status__in=[Message.Status.PENDING, Message.Status.SENDING, Message.Status.SENT],
+            )
+            .exclude(pk=message.pk)
+            .count()
+        )
+        if earlier >= settings.MARKETING_CAP_COUNT:
+            pending.update(
+                **moved, status=Message.Status.SUPPRESSED, suppressed_reason="frequency_cap", subject="", body=""
+            )
+    pending.update(**moved, status=Message.Status.SENT, sent_at=at, attempts=1, lease_until=None)
+    Message.objects.filter(pk=message.pk, status=Message.Status.SUPPRESSED, attempts=0, created_at__gt=at).update(
+        **moved
+    )
+    return Message.objects.get(pk=message.pk)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,10 +17,13 @@ from campaigns import receivers, tasks
 from campaigns.gratitude import (
     GratitudeStatusInvalid,
     GratitudeTaskClosed,
+    gratitude_missing,
     gratitude_task_close,
     gratitude_tasks_for_purchase,
+    gratitude_tasks_for_purchases,
 )
 from campaigns.models import GratitudeAction, GratitudeRule, GratitudeTask, ThankYouSettings
+from core.events import events_muted
 from customers.models import User
 from tests.customers.factories import CustomerFactory, PartnerFactory
 from tests.loyalty.factories import base_rate, purchase_make
@@ -353,6 +359,234 @@ def test_the_demo_adds_two_gratitude_rules_for_the_demo_staff_user_once(db, sett
         for rule in GratitudeRule.objects.order_by("event")
     ]
     assert rules == [
-        ("big_order", Decimal("100.00"), "call", staff, True),
+        ("big_order", Decimal("50.00"), "call", staff, True),
         ("first_purchase", None, "handwritten_note", staff, True),
     ]
+
+
+# --- The sweep: tasks whose event was lost ---------------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from tests.loyalty.conftest import Clock
+
+    frozen = Clock(datetime.datetime(2026, 3, 10, 10, 0, tzinfo=datetime.UTC))
+    monkeypatch.setattr(timezone, "now", frozen)
+    return frozen
+
+
+@pytest.fixture
+def sweep_rules(staff):
+    return {
+        "first": rule_make(
+            GratitudeRule.Event.FIRST_PURCHASE, staff=staff, action=GratitudeAction.HANDWRITTEN_NOTE, due_in_days=3
+        ),
+        "big": rule_make(GratitudeRule.Event.BIG_ORDER, min_amount=Decimal("100.00"), due_in_days=2),
+        "third": rule_make(
+            GratitudeRule.Event.NTH_PURCHASE, staff=staff, purchase_number=3, action=GratitudeAction.GIFT_IN_PERSON
+        ),
+        "off": rule_make(GratitudeRule.Event.BIG_ORDER, min_amount=Decimal("1.00"), is_active=False),
+    }
+
+
+def tasks_made() -> set[tuple[str, int]]:
+    return set(GratitudeTask.objects.values_list("rule__name", "purchase_id"))
+
+
+@pytest.fixture
+def lost_and_found(sweep_rules, partner, clock):
+    """Purchases recorded with their events lost, but one whose event made its tasks, one that
+    matches no rule, one older than the sweep looks, and (after the clock moves on) one too fresh
+    for it."""
+    aino, ben, old = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    stale = purchase_make(customer=old, partner=partner, amount="20.00")  # first purchase, 3 days ago
+    clock.advance(days=3)
+    first = purchase_make(customer=aino, partner=partner, amount="20.00")
+    clock.advance(hours=1)
+    handled = purchase_make(customer=ben, partner=partner, amount="150.00")
+    gratitude_tasks_for_purchase(purchase_id=handled.pk)  # its event arrived
+    second = purchase_make(customer=aino, partner=partner, amount="10.00")  # no rule for it
+    clock.advance(hours=1)
+    third = purchase_make(customer=aino, partner=partner, amount="120.00")  # third and big
+    clock.advance(minutes=10)
+    fresh = purchase_make(customer=CustomerFactory(), partner=partner, amount="20.00")  # its event may be on the way
+    return {"stale": stale, "first": first, "handled": handled, "second": second, "third": third, "fresh": fresh}
+
+
+def test_the_sweep_finds_exactly_the_purchases_missing_a_task(lost_and_found):
+    purchases = lost_and_found
+
+    assert gratitude_missing() == [purchases["first"].pk, purchases["third"].pk]
+    assert gratitude_missing(now=timezone.now() + datetime.timedelta(minutes=5)) == [
+        purchases["first"].pk,
+        purchases["third"].pk,
+        purchases["fresh"].pk,
+    ]
+
+
+def test_the_sweep_leaves_history_recorded_now_alone(sweep_rules, partner, clock):
+    """A year-old purchase loaded today (demo data, an import) with its events muted is history,
+    not a lost event."""
+    with events_muted():
+        purchase_make(
+            customer=CustomerFactory(),
+            partner=partner,
+            amount="500.00",
+            occurred_at=clock.now - datetime.timedelta(days=300),
+        )
+    clock.advance(minutes=5)
+
+    assert gratitude_missing() == []
+
+
+def test_the_sweep_finds_nothing_without_an_active_rule(lost_and_found):
+    GratitudeRule.objects.update(is_active=False)
+
+    assert gratitude_missing() == []
+    assert tasks.gratitude_sweep_task() == 0
+
+
+def test_the_sweep_task_makes_each_missing_task_once_in_batches(lost_and_found, sweep_rules, staff, monkeypatch):
+    purchases = lost_and_found
+    batches = []
+
+    def run_now(*, purchase_ids):
+        batches.append(purchase_ids)
+        return tasks.gratitude_batch_task(purchase_ids=purchase_ids)
+
+    monkeypatch.setattr(tasks, "BATCH_SIZE", 1)
+    monkeypatch.setattr(tasks.gratitude_batch_task, "delay", run_now)
+    before = tasks_made()
+
+    assert tasks.gratitude_sweep_task() == 2
+    assert tasks.gratitude_sweep_task() == 0
+
+    assert batches == [[purchases["first"].pk], [purchases["third"].pk]]
+    assert tasks_made() - before == {
+        ("Rule first_purchase", purchases["first"].pk),
+        ("Rule nth_purchase", purchases["third"].pk),
+        ("Rule big_order", purchases["third"].pk),
+    }
+    today = timezone.localdate()
+    made = {
+        (task.rule_id, task.purchase_id): (task.customer_id, task.action, task.assignee, task.due_on, task.status)
+        for task in GratitudeTask.objects.exclude(purchase=purchases["handled"])
+    }
+    assert made == {
+        (sweep_rules["first"].pk, purchases["first"].pk): (
+            purchases["first"].customer_id,
+            "handwritten_note",
+            staff,
+            today + datetime.timedelta(days=3),
+            "open",
+        ),
+        (sweep_rules["third"].pk, purchases["third"].pk): (
+            purchases["third"].customer_id,
+            "gift_in_person",
+            staff,
+            today + datetime.timedelta(days=3),
+            "open",
+        ),
+        (sweep_rules["big"].pk, purchases["third"].pk): (
+            purchases["third"].customer_id,
+            "call",
+            None,
+            today + datetime.timedelta(days=2),
+            "open",
+        ),
+    }
+
+
+def test_the_late_event_finds_the_tasks_the_sweep_made(lost_and_found):
+    purchase = lost_and_found["third"]
+    assert gratitude_tasks_for_purchases(purchase_ids=[purchase.pk]) == 2
+    made = set(GratitudeTask.objects.filter(purchase=purchase).values_list("pk", flat=True))
+
+    late = gratitude_tasks_for_purchase(purchase_id=purchase.pk)
+
+    assert {task.pk for task in late} == made
+    assert gratitude_tasks_for_purchases(purchase_ids=[purchase.pk]) == 0
+    assert GratitudeTask.objects.filter(purchase=purchase).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("event", "fields", "amounts"),
+    [
+        (GratitudeRule.Event.FIRST_PURCHASE, {}, ["10.00", "10.00"]),
+        (GratitudeRule.Event.NTH_PURCHASE, {"purchase_number": 2}, ["10.00", "10.00", "10.00"]),
+        (GratitudeRule.Event.BIG_ORDER, {"min_amount": Decimal("100.00")}, ["99.99", "100.00", "250.00"]),
+    ],
+)
+def test_the_sweep_matches_what_the_event_matches(staff, partner, event, fields, amounts):
+    rule_make(event, staff=staff, **fields)
+    customer = CustomerFactory()
+    start = timezone.now() - datetime.timedelta(hours=5)
+    purchases = [
+        purchase_make(
+            customer=customer, partner=partner, amount=amount, occurred_at=start + datetime.timedelta(hours=i)
+        )
+        for i, amount in enumerate(amounts)
+    ]
+    ids = [purchase.pk for purchase in purchases]
+    later = timezone.now() + datetime.timedelta(minutes=5)
+
+    found = gratitude_missing(now=later)
+    by_event = {pk for pk in ids if gratitude_tasks_for_purchase(purchase_id=pk)}
+    GratitudeTask.objects.all().delete()
+    gratitude_tasks_for_purchases(purchase_ids=ids)
+
+    assert set(found) == by_event
+    assert set(GratitudeTask.objects.values_list("purchase_id", flat=True)) == by_event
+    assert by_event  # every case matches something
+
+
+def test_the_sweep_runs_in_a_constant_number_of_queries(
+    sweep_rules, partner, clock, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(tasks.gratitude_batch_task, "delay", tasks.gratitude_batch_task)  # run at once
+
+    def lose_events(count: int) -> None:
+        for _index in range(count):
+            purchase_make(customer=CustomerFactory(), partner=partner, amount="150.00")
+        clock.advance(minutes=5)
+
+    lose_events(2)
+    # rules, purchases missing a task; then the batch: savepoint, rules, purchases, insert, release
+    with django_assert_num_queries(7):
+        assert tasks.gratitude_sweep_task() == 2
+    assert GratitudeTask.objects.count() == 4
+
+    lose_events(9)
+    with django_assert_num_queries(7):
+        assert tasks.gratitude_sweep_task() == 9
+    assert GratitudeTask.objects.count() == 22
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_and_the_event_at_once_make_each_task_once(partner):
+    base_rate()
+    rule_make(GratitudeRule.Event.FIRST_PURCHASE)
+    rule_make(GratitudeRule.Event.BIG_ORDER, min_amount=Decimal("100.00"))
+    with events_muted():  # the events are lost; the threads below play the event's task and two sweeps
+        ids = [purchase_make(customer=CustomerFactory(), partner=partner, amount="150.00").pk for _index in range(20)]
+    barrier = threading.Barrier(3)
+
+    def run(which: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            if which == 0:
+                for purchase_id in ids:
+                    gratitude_tasks_for_purchase(purchase_id=purchase_id)
+            else:
+                gratitude_tasks_for_purchases(purchase_ids=ids)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(run, range(3)))
+
+    assert GratitudeTask.objects.count() == 40
+    assert set(GratitudeTask.objects.values_list("purchase_id", flat=True)) == set(ids)
+    assert gratitude_missing(now=timezone.now() + datetime.timedelta(minutes=5)) == []
