@@ -13,31 +13,16 @@ e-mail per row, one thank-you gift per customer.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
-import email
-import email.policy
 import itertools
 import os
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-import redis
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from celery import Celery
-from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import ThankYouSettings
@@ -47,179 +32,14 @@ from customers.default_templates import default_templates_load
 from customers.models import Customer, Message, MessageTemplate, Partner
 from customers.services import customer_register
 from loyalty.models import LedgerEntry, Purchase
+from tests.faults.conftest import second_connection, wait_until, waiting_for_a_lock
 from tests.loyalty.factories import base_rate, purchase_make
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 CUSTOMERS = 60  # one purchase each; the first half is queued before the worker starts
-HOLD_AFTER = 5  # the SMTP server holds the conversation that follows this many deliveries
-# The test worker's clock, short so that recovery takes seconds, in the production relation:
-# time limit < message lease (a send is never taken from a live worker) < visibility timeout.
-WORKER_SETTINGS = {
-    "CELERY_TASK_SOFT_TIME_LIMIT": "10",
-    "CELERY_TASK_TIME_LIMIT": "12",
-    "MESSAGE_LEASE_SECONDS": "15",
-    "CELERY_MAX_COUNTDOWN": "10",
-    "CELERY_VISIBILITY_TIMEOUT": "20",
-}
+SMTP_HOLD_AFTER = 5  # the SMTP server holds the conversation that follows this many deliveries
 SWEEPS = ("campaigns.tasks.thank_you_sweep_task", "customers.tasks.messages_sweep_task")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], bool], *, seconds: float, what: str, tick: Callable[[], None] | None = None):
-    """Poll ``condition`` until it holds; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds} s waiting for {what}")
-        if tick is not None:
-            tick()
-        time.sleep(0.2)  # polling, with a deadline
-
-
-class SlowSmtpServer:
-    """Accepts every mail, at a server's pace, and holds the conversation that follows
-    ``hold_after`` deliveries at RCPT until ``release()``: a mail is delivered only once the
-    server has its DATA, so a client killed while held has delivered nothing."""
-
-    def __init__(self, hold_after: int) -> None:
-        self.hold_after = hold_after
-        self.delivered: list[Envelope] = []
-        self.held = 0
-        self._lock = threading.Lock()
-        self._released = threading.Event()
-
-    def release(self) -> None:
-        self._released.set()
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
-    ) -> str:
-        await asyncio.sleep(0.02)  # a real server takes a moment
-        with self._lock:
-            hold = len(self.delivered) >= self.hold_after and not self._released.is_set()
-            self.held += int(hold)
-        while hold and not self._released.is_set():
-            await asyncio.sleep(0.05)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        with self._lock:
-            self.delivered.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def keys(self) -> Counter[str]:
-        """How many times each outbox message (by its key) was delivered."""
-        with self._lock:
-            envelopes = list(self.delivered)
-        return Counter(
-            str(email.message_from_bytes(bytes(envelope.content), policy=email.policy.default)["X-Vastavuoro-Message"])
-            for envelope in envelopes
-        )
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[SlowSmtpServer, int]]:
-    server = SlowSmtpServer(hold_after=HOLD_AFTER)
-    controller = Controller(server, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield server, controller.port
-    finally:
-        server.release()
-        controller.stop()
-
-
-@pytest.fixture
-def broker() -> Iterator[tuple[str, redis.Redis]]:
-    """The test's Redis database, empty before and after."""
-    url = os.environ["TEST_REDIS_URL"]
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
-        yield url, client
-    finally:
-        client.flushdb()
-        client.close()
-
-
-@pytest.fixture
-def start_worker(
-    tmp_path: Path, broker: tuple[str, redis.Redis], smtp_server: tuple[SlowSmtpServer, int]
-) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start real workers, each in its own process group; every one still running is stopped at
-    the end, also when the test fails."""
-    settings_dict = connection.settings_dict
-    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
-    env = {
-        **os.environ,
-        "DJANGO_ENV": "test",
-        "DEBUG": "false",
-        "DATABASE_URL": f"postgres://{settings_dict['USER']}{password}@{settings_dict['HOST']}:"
-        f"{settings_dict['PORT']}/{settings_dict['NAME']}",
-        "CELERY_BROKER_URL": broker[0],
-        "CELERY_RESULT_BACKEND": "",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "REDIS_URL": "",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
-        "VAR_DIR": str(tmp_path),
-        "LOG_LEVEL": "INFO",
-        **WORKER_SETTINGS,
-    }
-    workers: list[subprocess.Popen[bytes]] = []
-    logs = []
-
-    def start() -> subprocess.Popen[bytes]:
-        number = len(workers) + 1
-        log = (tmp_path / f"worker-{number}.log").open("wb")
-        logs.append(log)
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-                f"--hostname=killed-test-{number}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the pool processes die with it
-        )
-        workers.append(worker)
-        return worker
-
-    try:
-        yield start
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
-                    worker.wait(timeout=30)
-        for log in logs:
-            log.close()
-        for path in sorted(tmp_path.glob("worker-*.log")):  # pytest shows them when the test fails
-            print(f"--- {path.name}", path.read_text(errors="replace")[-4000:], sep="\n")
 
 
 @pytest.fixture
@@ -253,42 +73,16 @@ def thank_yous() -> Any:
     return Message.objects.filter(purpose__in=THANK_YOU_PURPOSES)
 
 
-@pytest.fixture
-def producer(broker: tuple[str, redis.Redis]) -> Iterator[Celery]:
-    """Sends tasks by name to the test's Redis, as the web processes and beat do. Not the current
-    app: the suite's own app and its settings stay as they are."""
-    client = Celery("worker-killed-test", broker=broker[0], set_as_current=False)
-    client.conf.update(accept_content=["json"], task_serializer="json", broker_connection_retry_on_startup=True)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def test_a_worker_killed_mid_batch_thanks_every_customer_once(purchases, start_worker, smtp_server, broker, producer):
     server, _port = smtp_server
     _url, redis_client = broker
     first_half, second_half = purchases[: CUSTOMERS // 2], purchases[CUSTOMERS // 2 :]
     blocked = first_half[10]
-    settings_dict = connection.settings_dict
-    checkout = psycopg.connect(
-        host=settings_dict["HOST"],
-        port=settings_dict["PORT"],
-        user=settings_dict["USER"],
-        password=settings_dict.get("PASSWORD") or None,
-        dbname=settings_dict["NAME"],
-    )
+    checkout = second_connection()
 
     def thank(batch: list[Purchase]) -> None:
         for purchase in batch:
             producer.send_task("campaigns.tasks.thank_you_task", kwargs={"purchase_id": purchase.pk})
-
-    def waiting_for_a_lock() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return cursor.fetchone()[0] > 0
 
     try:
         # A checkout holds one customer's row: the worker that thanks that customer waits for it.
@@ -315,7 +109,7 @@ def test_a_worker_killed_mid_batch_thanks_every_customer_once(purchases, start_w
     thanked_at_kill = thank_yous().count()
     assert 0 < thanked_at_kill < CUSTOMERS
     assert not thank_yous().filter(idempotency_key=thank_you_key(blocked.pk)).exists()
-    assert len(server.delivered) == HOLD_AFTER
+    assert len(server.delivered) == SMTP_HOLD_AFTER
     assert redis_client.hlen("unacked") == 2
 
     start_worker()
