@@ -28,6 +28,11 @@ class CampaignsConfig(AppConfig):
 
         register_demo_step(order=26, name="contests and gift choices", step=demo_contest_load)
 
+        from campaigns.demo import demo_history_load
+
+        # Last: the month of history replays the automations over every purchase the demo made.
+        register_demo_step(order=90, name="campaigns history", step=demo_history_load)
+
         from campaigns.portal.panels import portal_panels_register
 
         portal_panels_register()

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from campaigns import birthdays, win_back
@@ -37,8 +37,7 @@ from campaigns.models import (
 )
 from campaigns.services import THANK_YOU_PURPOSES, thank_you_key, thank_you_send, thank_you_settings
 from core.events import events_muted
-from customers.demo import register_demo_step
-from customers.models import Customer, Message, SignupSource, User
+from customers.models import Customer, Message, User
 from customers.outbox import message_record_past
 from loyalty.models import Purchase, Reward, Tier
 
@@ -126,7 +125,6 @@ def demo_history_load(*, today: datetime.date | None = None) -> str:
     today = today or timezone.localdate()
     now = _local(today, datetime.time(0))
     start = now - datetime.timedelta(days=HISTORY_DAYS)
-    _demo_birth_dates_on_file(now=now)
     with events_muted():
         replayed = _automations_replay(start=start, now=now)
         _gratitude_history(start=start, now=now)
@@ -137,19 +135,6 @@ def demo_history_load(*, today: datetime.date | None = None) -> str:
     BirthdayReward.objects.bulk_update([reward for reward, _at in replayed.rewards], ["created_at"])
     WinBackOffer.objects.bulk_update([offer for offer, _at in replayed.offers], ["created_at"])
     return _history_summary(start=start)
-
-
-def _demo_birth_dates_on_file(*, now: datetime.datetime) -> None:
-    """Demo customers come with a year of purchases, so their birth dates have been on file for as
-    long; the demo load registers them today, which would hold every birthday back for 30 days
-    (a birth date set recently earns nothing yet). Only demo sign-ups whose birth date is still
-    the one given at sign-up are moved: a birth date changed later keeps its wait."""
-    Customer.objects.filter(
-        signup_source=SignupSource.DEMO,
-        birth_date__isnull=False,
-        birth_date_changed_at__gt=now - datetime.timedelta(days=HISTORY_DAYS + birthdays.BIRTH_DATE_SETTLE_DAYS),
-        birth_date_changed_at__lte=F("created_at") + datetime.timedelta(minutes=1),
-    ).update(birth_date_changed_at=now - datetime.timedelta(days=365))
 
 
 def _local(day: datetime.date, at: datetime.time) -> datetime.datetime:
@@ -272,4 +257,3 @@ def _history_summary(*, start: datetime.datetime) -> str:
 
 
 # After loyalty (10), the gift campaigns (25) and referrals (30): the month covers their purchases too.
-register_demo_step(order=90, name="campaigns history", step=demo_history_load)

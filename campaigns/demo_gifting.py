@@ -13,6 +13,7 @@ import random
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from campaigns import launch
@@ -56,10 +57,15 @@ def _return_visits(
     campaign: Campaign, partner: Partner, *, treated_rate: float, holdout_rate: float, sku: str, price: Decimal
 ) -> None:
     """Purchases after the launch: a share of each group comes back within 60 days."""
-    rng = random.Random(campaign.pk)  # noqa: S311 - repeatable demo data
+    rng = random.Random(campaign.name)  # noqa: S311 - repeatable demo data, whatever the ids
     assert campaign.launched_at is not None
-    rows = CampaignRecipient.objects.filter(campaign=campaign).exclude(
-        status__in=[CampaignRecipient.Status.OUT_OF_STOCK, CampaignRecipient.Status.OVER_CAP]
+    # Only customers who had bought before come back: members without a purchase stay so (the
+    # referrals demo casts them as the friends who have yet to make a first purchase).
+    earlier = Purchase.objects.filter(customer=OuterRef("customer_id"), occurred_at__lt=campaign.launched_at)
+    rows = (
+        CampaignRecipient.objects.filter(campaign=campaign)
+        .exclude(status__in=[CampaignRecipient.Status.OUT_OF_STOCK, CampaignRecipient.Status.OVER_CAP])
+        .filter(Exists(earlier))
     )
     now = timezone.now()
     for recipient in rows.select_related("customer").order_by("pk"):

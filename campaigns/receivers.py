@@ -10,8 +10,8 @@ logger = logging.getLogger(__name__)
 
 def on_purchase_recorded(*, purchase_id: int, **kwargs: Any) -> None:
     """Schedule the thank-you and the gratitude tasks, each on its own: one failing enqueue never
-    stops the other. If the broker is down, log it: the sweep sends the thank-you later (gratitude
-    tasks have no sweep yet)."""
+    stops the other. If the broker is down, log it: the sweeps send the thank-you and make the
+    gratitude tasks later."""
     from campaigns.services import thank_you_delay_seconds
     from campaigns.tasks import gratitude_task_for_purchase_task, thank_you_task
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from customers import services
@@ -157,6 +158,18 @@ def _ascii(name: str) -> str:
     return "".join(CYRILLIC.get(char, char) for char in lowered)
 
 
+def _birth_dates_on_file(*, now: datetime.datetime) -> None:
+    """The demo customers come with a year of history, so their birth dates have been on file for
+    a year too (a birth date set in the last 30 days earns no birthday reward yet). Only demo
+    sign-ups whose birth date is still the one given at sign-up are moved back."""
+    Customer.objects.filter(
+        signup_source=SignupSource.DEMO,
+        birth_date__isnull=False,
+        birth_date_changed_at__gt=now - datetime.timedelta(days=365),
+        birth_date_changed_at__lte=F("created_at") + datetime.timedelta(minutes=1),
+    ).update(birth_date_changed_at=now - datetime.timedelta(days=365))
+
+
 def demo_load(*, count: int = 300, key_file: Path | None = None) -> DemoSummary:
     rng = random.Random(20261122)  # noqa: S311 - repeatable demo data, not a secret
     partners = [
@@ -204,6 +217,7 @@ def demo_load(*, count: int = 300, key_file: Path | None = None) -> DemoSummary:
             if registration.created:
                 created_count += 1
                 registration.customer.tags.set(customer_tags)
+    _birth_dates_on_file(now=timezone.now())
     demo_customer = Customer.objects.get(email=DEMO_CUSTOMER_EMAIL)
     if demo_customer.user_id is None:
         services.customer_portal_login_ensure(customer=demo_customer, password=settings.DEMO_STAFF_PASSWORD)
