@@ -15,13 +15,13 @@ import logging
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.gifts import gift_grant
-from campaigns.models import CampaignRecipient, GiftOption
+from campaigns.models import Campaign, CampaignRecipient, GiftOption
 from core.errors import Conflict, DomainError, NotFound
 from customers.models import ConsentSource, Customer, RewardKind
 from customers.services import customer_update
@@ -115,6 +115,10 @@ def gift_choose(
             raise GiftChoiceClosed(_("Only active members can choose a gift."), code="customer_not_active")
         recipient.status = CampaignRecipient.Status.SKIPPED
         recipient.save(update_fields=["status"])
+        # Nothing was given: the stock and budget the launch reserved go back to the campaign.
+        Campaign.objects.filter(pk=campaign.pk).update(
+            allocated_count=F("allocated_count") - 1, spent=F("spent") - recipient.cost
+        )
         return recipient
     option = GiftOption.objects.select_related("reward").get(pk=option.pk)
     _option_check(option)

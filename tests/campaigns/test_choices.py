@@ -296,12 +296,15 @@ def test_the_default_task_fans_out_batches_and_the_batch_task_gives(campaign, cl
 
 def test_a_customer_no_longer_active_gets_nothing_by_default(campaign, clock):
     recipient = awaiting(campaign, member())
+    Campaign.objects.filter(pk=campaign.pk).update(allocated_count=1, spent=Decimal("5.00"))  # as launched
     Customer.objects.filter(pk=recipient.customer_id).update(status=Customer.Status.BLOCKED)
     clock.now = DEADLINE + datetime.timedelta(hours=1)
 
     assert choices.gift_choices_default_give(pairs=choices.gift_choices_default_due()) == 0
 
     assert CampaignRecipient.objects.get(pk=recipient.pk).status == "skipped"
+    campaign.refresh_from_db()
+    assert (campaign.allocated_count, campaign.spent) == (0, Decimal("0.00"))  # the reservation returned
     assert granted() == ([], [])
     assert choices.gift_choices_default_due() == []
 
