@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -207,7 +208,7 @@ class CampaignAdmin(ShipmentAdminMixin, admin.ModelAdmin):
 
     def _campaign(self, request: HttpRequest, pk: int) -> Campaign:
         if not self.has_change_permission(request):
-            raise PermissionError
+            raise PermissionDenied
         return get_object_or_404(Campaign, pk=pk)
 
     def _back(self, campaign: Campaign) -> HttpResponseRedirect:
@@ -266,6 +267,8 @@ class CampaignAdmin(ShipmentAdminMixin, admin.ModelAdmin):
         try:
             year, month = (int(part) for part in request.GET.get("month", "").split("-"))
             first = datetime.date(year, month, 1)
+            if not 2 <= year <= 9998:  # the grid reaches into the months around it
+                raise ValueError(year)
         except ValueError:
             first = today.replace(day=1)
         last = first.replace(day=calendar.monthrange(first.year, first.month)[1])

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.gifts import gift_describe
-from campaigns.models import Campaign, CampaignRecipient, GiftKind, GiftPolicy
+from campaigns.models import Campaign, CampaignRecipient, GiftKind, GiftOption, GiftPolicy
 from core.errors import Conflict, DomainError
 from customers import outbox
 from customers.models import Customer, MessagePurpose, SegmentMember, User
@@ -41,8 +41,6 @@ from loyalty.models import LedgerEntry, PointsAccount, Voucher
 from loyalty.program import program_get
 
 BATCH_SIZE = 200
-
-Recipient = CampaignRecipient
 
 
 class CampaignInvalid(DomainError):
@@ -106,8 +104,15 @@ def _gift_problems(campaign: Campaign, add: Callable[[str, str], None]) -> None:
     if kind == GiftKind.SAMPLE and not campaign.introduces_skus:
         add("introduces_skus", _("Name the full-size products (SKUs) the sample introduces."))
     if kind == GiftKind.CHOICE:
-        if campaign.pk is None or campaign.options.count() < 2:
+        options = list(campaign.options.all()) if campaign.pk is not None else []
+        if len(options) < 2:
             add("gift_kind", _("Offer at least two gift options to choose from."))
+        for option in options:
+            takes_points = option.kind in (GiftOption.Kind.BONUS_POINTS, GiftOption.Kind.CASHBACK)
+            if takes_points and option.points <= 0:
+                add("gift_kind", _("The option %(label)s has no points set.") % {"label": option.label})
+            if not takes_points and option.reward_id is None:
+                add("gift_kind", _("The option %(label)s has no reward set.") % {"label": option.label})
         if campaign.choice_deadline is None:
             add("choice_deadline", _("Set the deadline for choosing."))
 
@@ -463,12 +468,15 @@ def campaigns_due_launch(*, now: datetime.datetime | None = None) -> list[int]:
 
 
 def campaigns_stalled(*, now: datetime.datetime | None = None, minutes: int = 10) -> list[tuple[int, list[list[int]]]]:
-    """Running campaigns launched a while ago that still have pending recipients (a batch was lost:
-    the broker was down, or a worker died): their batches, to enqueue again."""
+    """Running campaigns with pending recipients and no progress for ``minutes`` (every batch stamps
+    ``updated_at``): a batch was lost (the broker was down, or a worker died). Their pending
+    batches, to enqueue again; a campaign still making progress is left to its workers."""
     now = now or timezone.now()
+    quiet_since = now - datetime.timedelta(minutes=minutes)
     stalled = Campaign.objects.filter(
         status=Campaign.Status.RUNNING,
-        launched_at__lte=now - datetime.timedelta(minutes=minutes),
+        launched_at__lte=quiet_since,
+        updated_at__lte=quiet_since,
         recipients__status=CampaignRecipient.Status.PENDING,
     ).distinct()
     return [(campaign.pk, pending_batches(campaign)) for campaign in stalled]

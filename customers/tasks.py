@@ -19,11 +19,27 @@ def message_send_task(self: Task, *, message_id: int) -> bool:
     try:
         return outbox.message_deliver(message_id) is not None
     except Exception as error:
+        # The error's text can hold the recipient's address (SMTPRecipientsRefused): only its type
+        # goes to the logs, through Celery's retry too; the details stay on the message row.
+        safe = _without_details(error, message_id)
         retry_at = outbox.message_retry_at(message_id)
         if retry_at is None:
-            logger.warning("outbox: message %s failed for good: %s", message_id, error)
+            logger.warning("outbox: %s, failed for good", safe)
             return False
-        raise self.retry(exc=error, countdown=max((retry_at - timezone.now()).total_seconds(), 0)) from error
+        raise self.retry(exc=safe, countdown=max((retry_at - timezone.now()).total_seconds(), 0)) from None
+
+
+def _without_details(error: Exception, message_id: int) -> Exception:
+    """The same kind of error, its text replaced by the message id (for the logs)."""
+    text = f"message {message_id}: {type(error).__name__}"
+    try:
+        return type(error)(text)
+    except TypeError:  # an exception class that needs other arguments
+        return DeliveryFailed(text)
+
+
+class DeliveryFailed(Exception):
+    """A send failed; carries only the message id and the error's type, never its text."""
 
 
 @shared_task(name="customers.tasks.messages_sweep_task")

@@ -234,3 +234,25 @@ def test_the_campaign_changelist_takes_a_constant_number_of_queries(admin_client
     with django_assert_max_num_queries(12):
         response = admin_client.get(reverse("admin:campaigns_campaign_changelist"))
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("month", ["9999-12", "1-1", "2026-13", "x"])
+@pytest.mark.django_db
+def test_the_calendar_falls_back_to_this_month_on_a_bad_month(admin_client, month):
+    response = admin_client.get(reverse("admin:campaigns_campaign_calendar"), {"month": month})
+    assert response.status_code == 200
+    assert f"<strong>{timezone.localdate():%B %Y}</strong>" in response.content.decode()  # this month
+
+
+@pytest.mark.django_db
+def test_staff_who_may_only_view_campaigns_cannot_launch_one(client):
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user(username="viewer", email="viewer@example.fi", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_campaign"))
+    client.force_login(viewer)
+    campaign = Campaign.objects.create(name="Welcome gift", gift_points=20)
+    response = client.post(reverse("admin:campaigns_campaign_launch", args=[campaign.pk]))
+    assert response.status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"

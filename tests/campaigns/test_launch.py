@@ -291,9 +291,13 @@ def test_the_sweep_launches_due_campaigns_and_resumes_lost_batches(celery_eager)
     assert (due.status, due.allocated_count) == ("completed", 5)
     stalled = campaign_make(holdout_percent=Decimal("0"))
     launch.campaign_launch(campaign_id=stalled.pk, now=now - datetime.timedelta(hours=1))  # its batches were lost
+    busy = campaign_make(holdout_percent=Decimal("0"))
+    launch.campaign_launch(campaign_id=busy.pk, now=now - datetime.timedelta(hours=1))
+    Campaign.objects.filter(pk=stalled.pk).update(updated_at=now - datetime.timedelta(hours=1))  # no progress since
     assert launch.count_by_status(stalled) == {"pending": 5}
     tasks.campaigns_sweep_task.apply()
     assert launch.count_by_status(stalled) == {"given": 5}
+    assert launch.count_by_status(busy) == {"pending": 5}  # a batch ran a moment ago: left to its workers
 
 
 @pytest.mark.postgres
@@ -385,3 +389,20 @@ def test_launching_a_contest_opens_it_for_entries_without_a_snapshot():
     assert (entry.entry.tickets, entry.created) == (1, True)
     no_prize = campaign_make(kind=Campaign.Kind.CONTEST, gift_points=0)
     assert set(launch.campaign_problems(no_prize)) == {"ends_at", "prize_description"}
+
+
+@pytest.mark.django_db
+def test_a_choice_campaign_with_an_option_missing_its_gift_is_refused_at_launch():
+    from campaigns.models import GiftOption
+
+    customers_make(2)
+    campaign = campaign_make(gift_kind=GiftKind.CHOICE, choice_deadline=timezone.now() + datetime.timedelta(days=7))
+    GiftOption.objects.create(campaign=campaign, kind="bonus_points", label="Bonus points", points=0)
+    GiftOption.objects.create(campaign=campaign, kind="free_shipping", label="Free shipping")
+    with pytest.raises(launch.CampaignInvalid) as raised:
+        launch.campaign_launch(campaign_id=campaign.pk)
+    assert raised.value.details["fields"]["gift_kind"] == [
+        "The option Bonus points has no points set.",
+        "The option Free shipping has no reward set.",
+    ]
+    assert not CampaignRecipient.objects.exists()

@@ -3,6 +3,7 @@ and the frequency cap), enqueued after commit, then claimed and sent exactly onc
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.policy
 import re
@@ -59,6 +60,15 @@ class BrokenEmailBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages: Any) -> int:
         raise SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+class RefusingEmailBackend(BaseEmailBackend):
+    """An SMTP server that refuses the recipient, naming the address in the error."""
+
+    def send_messages(self, email_messages: Any) -> int:
+        from smtplib import SMTPRecipientsRefused
+
+        raise SMTPRecipientsRefused({email_messages[0].to[0]: (550, b"no such user")})
 
 
 class RecordingSmsProvider:
@@ -650,6 +660,21 @@ def test_the_send_task_retries_when_the_row_is_due_again(aino, settings):
     assert isinstance(call.kwargs["exc"], SMTPServerDisconnected)
     assert 29 <= call.kwargs["countdown"] <= 30
     assert row(message)["status"] == "pending"
+
+
+@pytest.mark.parametrize("attempts", [1, 5])
+def test_a_failed_send_logs_no_address(aino, settings, caplog, attempts):
+    settings.EMAIL_BACKEND = "tests.customers.test_outbox.RefusingEmailBackend"
+    settings.MESSAGE_MAX_ATTEMPTS = attempts
+    message = queue(aino)
+    retrying = mock.patch.object(tasks.message_send_task, "retry", side_effect=RuntimeError("retry"))
+
+    with retrying as retry, caplog.at_level("INFO"), contextlib.suppress(RuntimeError):
+        tasks.message_send_task(message_id=message.pk)
+
+    logged = caplog.text + "".join(str(call.kwargs["exc"]) for call in retry.call_args_list)
+    assert f"message {message.pk}: SMTPRecipientsRefused" in logged
+    assert aino.email not in logged
 
 
 def test_the_send_task_stops_when_the_message_has_failed_for_good(aino, settings):
