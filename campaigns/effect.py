@@ -13,9 +13,11 @@ For each group and window (30, 60, 90 days after ``launched_at``):
 - for samples, the **sample-to-full-size conversion**: the share who bought one of the products
   the sample introduces.
 
-The treated group is the recipients who were given the gift (or whose choice is pending); those
-left out by stock, budget or their gift limits are in neither group. Each window is one query
-over a per-customer subquery, whatever the audience size.
+Intention to treat: the treated group is everyone the draw put in it, including those the stock,
+the budget or their gift limits left without a gift. Comparing only the customers who got one with
+the whole holdout would be biased (the limits leave out the customers who already got the most
+gifts, the stock the ones last in line), so a gift that ran short shows as a smaller effect, not a
+skewed one. Each window is one query over a per-customer subquery, whatever the audience size.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ def _group_rows(campaign: Campaign, start: datetime.datetime, end: datetime.date
         f"MAX({sample_sql}) AS sample "
         f"FROM {recipients} r LEFT JOIN {purchases} p ON p.customer_id = r.customer_id "
         "AND p.occurred_at > %s AND p.occurred_at <= %s "
-        'WHERE r.campaign_id = %s AND (r."group" = %s OR r.status IN (%s, %s)) '
+        "WHERE r.campaign_id = %s "
         'GROUP BY r."group", r.customer_id) per_customer GROUP BY g'
     )
     params = [
@@ -155,9 +157,6 @@ def _group_rows(campaign: Campaign, start: datetime.datetime, end: datetime.date
         start,
         end,
         campaign.pk,
-        CampaignRecipient.Group.HOLDOUT,
-        CampaignRecipient.Status.GIVEN,
-        CampaignRecipient.Status.AWAITING_CHOICE,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -384,7 +384,8 @@ def campaign_batch_give(
     """Give the gifts of one batch of treated recipients still pending.
 
     Holds the campaign row for the whole batch (so the stock and budget reserved by two workers add
-    up) and the batch's customer rows (so two campaigns at once respect each customer's gift limits).
+    up) and the batch's points accounts (so two campaigns at once respect each customer's gift
+    limits; accounts before customer rows, the order every other path takes).
     Recipients past the stock, the budget or their limits are marked so, with nothing given.
     Repeating a batch does nothing (only ``pending`` rows are taken). Completes the campaign when no
     recipient is left pending."""
@@ -407,7 +408,10 @@ def campaign_batch_give(
         _complete_if_done(campaign, now)
         return empty
     customer_ids = sorted(recipient.customer_id for recipient in recipients)
-    customers = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk")}
+    # The batch's points accounts, held to the end: two campaigns giving to the same customer take
+    # turns, so each sees the other's gifts under the per-customer limits.
+    loyalty_services.accounts_lock(customer_ids)
+    customers = Customer.objects.in_bulk(customer_ids)
     policy = gift_policy()
     caps = _caps(campaign, customer_ids, now) if campaign.is_surprise else {}
     cost = gift_cost(campaign) if campaign.gift_kind != GiftKind.NONE else Decimal(0)

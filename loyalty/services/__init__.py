@@ -7,11 +7,14 @@ from loyalty.services.jobs import (
     tiers_evaluate_all,
     vouchers_expire_due,
 )
-from loyalty.services.ledger import account_lock
+from loyalty.services.ledger import account_lock, accounts_lock
 from loyalty.services.points import points_adjust, points_claw_back, points_earn
 from loyalty.services.purchases import PurchaseResult, RefundResult, purchase_record, refund_record
 from loyalty.services.rewards import (
+    CODE_ALPHABET,
     RedemptionResult,
+    code_generate,
+    code_normalise,
     reward_redeem,
     voucher_cancel,
     voucher_code_display,
@@ -24,10 +27,14 @@ from loyalty.services.stamps import stamps_collect
 from loyalty.services.tiers import tier_set
 
 __all__ = [
+    "CODE_ALPHABET",
     "PurchaseResult",
     "RedemptionResult",
     "RefundResult",
     "account_lock",
+    "accounts_lock",
+    "code_generate",
+    "code_normalise",
     "pending_points_release_due",
     "points_adjust",
     "points_claw_back",

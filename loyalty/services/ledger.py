@@ -43,6 +43,17 @@ def account_lock(customer: Customer | int) -> PointsAccount:
     return account
 
 
+def accounts_lock(customer_ids: Sequence[int]) -> list[PointsAccount]:
+    """The customers' points accounts, created where missing (one statement), locked in account
+    id order: the order every multi-account lock takes, and accounts before customer rows (as
+    ``points_earn`` followed by a message does), so two batches can wait but never deadlock."""
+    PointsAccount.objects.bulk_create(
+        [PointsAccount(customer_id=customer_id) for customer_id in customer_ids], ignore_conflicts=True
+    )
+    locked = PointsAccount.objects.select_for_update(of=("self",)).filter(customer_id__in=list(customer_ids))
+    return list(locked.order_by("pk"))
+
+
 def expiry_for(program: Program, at: datetime.datetime) -> datetime.datetime | None:
     if not program.points_expiry_months:
         return None

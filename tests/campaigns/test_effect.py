@@ -100,9 +100,6 @@ def measured() -> Campaign:
     buy(t4, 45, "40", partner, sku="TEA-FULL")
     buy(h1, 5, "10", partner)
     buy(t1, -1, "500", partner)  # before the launch: not counted
-    excluded = CustomerFactory()
-    CampaignRecipient.objects.create(campaign=campaign, customer=excluded, group="treated", status="out_of_stock")
-    buy(excluded, 1, "999", partner)  # got no gift: in neither group
     return campaign
 
 
@@ -125,6 +122,17 @@ def test_the_effect_of_a_campaign_matches_the_hand_computed_case(measured, djang
     assert thirty.holdout.sample_conversion == 0.0
     assert thirty.is_complete
     assert (sixty.treated.buyers, sixty.treated.sample_buyers, sixty.treated.revenue) == (4, 2, Decimal("110.00"))
+
+
+@pytest.mark.django_db
+def test_the_treated_group_counts_everyone_drawn_into_it_also_those_the_stock_left_out(measured):
+    """Intention to treat: leaving out the treated who got no gift would bias the comparison."""
+    short = CustomerFactory()
+    CampaignRecipient.objects.create(campaign=measured, customer=short, group="treated", status="out_of_stock")
+    buy(short, 1, "30", PartnerFactory())
+    thirty = campaign_effect(measured, now=LAUNCH + datetime.timedelta(days=100)).windows[0]
+    assert (thirty.treated.size, thirty.treated.buyers, thirty.treated.revenue) == (5, 4, Decimal("100.00"))
+    assert thirty.holdout.size == 4
 
 
 @pytest.mark.django_db
