@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.cache import cache
-from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models import CharField, Exists, F, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -109,12 +109,22 @@ def thank_you_send(*, purchase_id: int, now: datetime.datetime | None = None) ->
 
 def thank_you_missing(*, now: datetime.datetime | None = None, hours: int = 48, limit: int = 500) -> list[int]:
     """Purchases of the last ``hours`` past the delay with no thank-you row yet: those whose event
-    was lost (broker down, worker killed). One query; the sweep enqueues them."""
+    was lost (broker down, worker killed). One query; the sweep enqueues them.
+
+    The rules under which ``thank_you_send`` writes nothing (refunded in full, an old receipt, a
+    customer thanked within the cooldown) are applied here too: otherwise those purchases would be
+    picked again every run for ``hours``, and would crowd out the lost ones past ``limit``."""
     now = now or timezone.now()
     config = thank_you_settings()
     if not config.is_enabled:
         return []
     due_before = now - datetime.timedelta(minutes=config.delay_minutes + 1)
+    thanked_recently = Message.objects.filter(
+        customer=OuterRef("customer_id"),
+        purpose__in=THANK_YOU_PURPOSES,
+        created_at__gte=now - datetime.timedelta(days=config.cooldown_days),
+        status__in=[Message.Status.PENDING, Message.Status.SENDING, Message.Status.SENT],
+    )
     keyed = Purchase.objects.annotate(
         thank_you_key=Concat(Value("thank-you:"), Cast("pk", output_field=CharField()), output_field=CharField())
     )
@@ -123,8 +133,11 @@ def thank_you_missing(*, now: datetime.datetime | None = None, hours: int = 48, 
             created_at__gte=now - datetime.timedelta(hours=hours),
             created_at__lte=due_before,
             amount__gte=config.min_amount,
+            occurred_at__gte=now - datetime.timedelta(hours=THANK_YOU_WITHIN_HOURS),
+            refunded_amount__lt=F("amount"),
         )
         .exclude(Exists(Message.objects.filter(idempotency_key=OuterRef("thank_you_key"))))
+        .exclude(Exists(thanked_recently))
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -113,6 +113,28 @@ def test_the_sweep_finds_purchases_whose_event_was_lost(config, aino):
     assert services.thank_you_missing(now=later) == []
 
 
+@pytest.mark.parametrize("reason", ["cooldown", "refunded", "old receipt"])
+def test_the_sweep_leaves_alone_what_the_thank_you_would_skip(config, aino, reason):
+    partner = PartnerFactory()
+    now = timezone.now()
+    if reason == "cooldown":
+        services.thank_you_send(purchase_id=purchase_make(customer=aino, partner=partner, amount="18.40").pk)
+    purchase = purchase_make(
+        customer=aino,
+        partner=partner,
+        amount="18.40",
+        occurred_at=now - datetime.timedelta(hours=72) if reason == "old receipt" else now,
+    )
+    if reason == "refunded":
+        from loyalty.services import refund_record
+
+        refund_record(purchase=purchase, external_id="r-1", amount=Decimal("18.40"))
+    later = now + datetime.timedelta(minutes=5)
+
+    assert services.thank_you_send(purchase_id=purchase.pk, now=later) is None  # what the task would do
+    assert services.thank_you_missing(now=later) == []  # so the sweep does not pick it again
+
+
 def test_the_sweep_task_enqueues_and_the_task_thanks(config, aino, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     from celery import current_app
