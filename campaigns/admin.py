@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from campaigns.admin_campaigns import CampaignAdmin
+from campaigns.admin_campaigns import CampaignAdmin, CampaignRecipientAdmin
 from campaigns.birthdays import birthday_settings
 from campaigns.gratitude import GratitudeTaskClosed, gratitude_task_close
 from campaigns.launch import gift_policy
@@ -24,6 +24,7 @@ from campaigns.models import (
     BirthdayReward,
     BirthdaySettings,
     Campaign,
+    CampaignRecipient,
     GiftPolicy,
     GratitudeRule,
     GratitudeTask,
@@ -255,4 +256,5 @@ class GratitudeTaskAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Campaign, CampaignAdmin)
+admin.site.register(CampaignRecipient, CampaignRecipientAdmin)
 admin.site.register(GiftPolicy, GiftPolicyAdmin)

@@ -27,7 +27,7 @@ from campaigns import launch, tasks
 from campaigns.admin_contests import ContestEntryInline, GiftChoiceRecipientInline, contest_draw_action
 from campaigns.admin_shipments import ShipmentAdminMixin
 from campaigns.effect import CampaignEffect, campaign_effect
-from campaigns.models import Campaign, GiftOption
+from campaigns.models import Campaign, GiftKind, GiftOption
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,41 @@ class GiftOptionInline(admin.TabularInline):
     model = GiftOption
     extra = 0
     autocomplete_fields = ["reward"]
+
+    def _is_draft(self, obj: Campaign | None) -> bool:
+        return obj is None or obj.launched_at is None
+
+    # Once launched, the options are what customers were offered: they stay as they were.
+    def has_add_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        return self._is_draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        return self._is_draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        return self._is_draft(obj) and super().has_delete_permission(request, obj)
+
+
+INLINE_ROWS_MAX = 200  # more rows than this make a page too heavy to save: the lists link instead
+
+
+class CampaignRecipientAdmin(admin.ModelAdmin):
+    """Every recipient of every campaign, read-only: filter one campaign's by group and status."""
+
+    list_display = ["campaign", "customer", "group", "status", "option", "points", "shipment", "given_at"]
+    list_filter = ["group", "status", "shipment", ("campaign", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["campaign", "customer", "option"]
+    search_fields = ["customer__email", "customer__last_name", "campaign__name"]
+    ordering = ["campaign", "id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 def _bars(effect: CampaignEffect) -> list[dict[str, Any]]:
@@ -109,7 +144,6 @@ class CampaignAdmin(ShipmentAdminMixin, admin.ModelAdmin):
     search_fields = ["name"]
     list_select_related = ["segment"]
     autocomplete_fields = ["segment", "gift_reward"]
-    inlines = [GiftOptionInline, ContestEntryInline, GiftChoiceRecipientInline]
     actions = [contest_draw_action]
     date_hierarchy = "created_at"
     readonly_fields = [
@@ -160,6 +194,18 @@ class CampaignAdmin(ShipmentAdminMixin, admin.ModelAdmin):
             {"fields": ["launched_at", "completed_at", "audience_size", "holdout_size", "allocated_count", "spent"]},
         ),
     ]
+
+    def get_inlines(self, request: HttpRequest, obj: Campaign | None) -> list[type[admin.options.InlineModelAdmin]]:
+        """The gift options; a small contest's entries and a small choice campaign's choices
+        inline (bigger ones are linked to their lists, see the change form)."""
+        inlines: list[type[admin.options.InlineModelAdmin]] = [GiftOptionInline]
+        if obj is None:
+            return inlines
+        if obj.kind == Campaign.Kind.CONTEST and obj.entries.count() <= INLINE_ROWS_MAX:
+            inlines.append(ContestEntryInline)
+        if obj.gift_kind == GiftKind.CHOICE and obj.recipients.count() <= INLINE_ROWS_MAX:
+            inlines.append(GiftChoiceRecipientInline)
+        return inlines
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))

@@ -268,6 +268,9 @@ SEGMENT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 SEGMENT_UNKNOWN_SHOWN = 50
 
 
+INLINE_ROWS_MAX = 200  # an inline with more rows than this makes a page too heavy to save
+
+
 class SegmentMemberInline(admin.TabularInline):
     """Hand-picked members of a static segment."""
 
@@ -322,7 +325,11 @@ class SegmentAdmin(admin.ModelAdmin):
     change_form_template = "admin/customers/segment/change_form.html"
 
     def get_inlines(self, request: HttpRequest, obj: Segment | None) -> list[type[admin.options.InlineModelAdmin]]:
-        return [SegmentMemberInline] if obj is not None and obj.kind == Segment.Kind.STATIC else []
+        # Hand-picking is for small lists: a page with thousands of rows could not even be saved
+        # (every row posts its fields). Big static segments (a campaign's frozen audience) are
+        # added to by upload and listed under the members' own pages.
+        small = obj is not None and obj.member_count <= INLINE_ROWS_MAX
+        return [SegmentMemberInline] if small and obj.kind == Segment.Kind.STATIC else []
 
     @admin.display(description=_("conditions you can use"))
     def conditions(self, segment: Segment) -> str:

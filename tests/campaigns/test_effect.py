@@ -264,3 +264,73 @@ def test_staff_who_may_only_view_campaigns_cannot_launch_one(client):
     assert response.status_code == 403
     campaign.refresh_from_db()
     assert campaign.status == "draft"
+
+
+@pytest.mark.django_db
+def test_a_big_campaign_links_its_recipients_instead_of_listing_them_and_its_page_still_saves(admin_client):
+    from campaigns import launch
+    from campaigns.models import GiftOption
+
+    Customer.objects.bulk_create([Customer(email=f"big{n}@example.fi", first_name="B") for n in range(250)])
+    campaign = Campaign.objects.create(
+        name="Big gift",
+        gift_kind=GiftKind.CHOICE,
+        choice_deadline=timezone.now() + datetime.timedelta(days=7),
+        holdout_percent=Decimal("0"),
+    )
+    options = [
+        GiftOption.objects.create(campaign=campaign, kind="bonus_points", label="Points", points=100),
+        GiftOption.objects.create(campaign=campaign, kind="cashback", label="Cashback", points=100),
+    ]
+    launch.campaign_launch(campaign_id=campaign.pk)
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    page = admin_client.get(url).content.decode()
+    assert f"campaignrecipient/?campaign__id__exact={campaign.pk}" in page
+    assert 'name="recipients-TOTAL_FORMS"' not in page  # 250 choices: linked, not inlined
+    assert 'name="options-TOTAL_FORMS"' in page
+    response = admin_client.post(
+        url,
+        {
+            "name": "Big gift, renamed",
+            "details": "",
+            "starts_at_0": "",
+            "starts_at_1": "",
+            "ends_at_0": "",
+            "ends_at_1": "",
+            "gift_description": "",
+            "introduces_skus": "[]",
+            "currency": "EUR",
+            "portal_entry": "on",
+            "prize_description": "",
+            "winners_count": "1",
+            "prize_points": "0",
+            "accept_days": "14",
+            "choice_deadline_0": f"{campaign.choice_deadline:%Y-%m-%d}",
+            "choice_deadline_1": "12:00:00",
+            "options-TOTAL_FORMS": "2",
+            "options-INITIAL_FORMS": "2",
+            "options-0-id": str(options[0].pk),
+            "options-0-campaign": str(campaign.pk),
+            "options-1-id": str(options[1].pk),
+            "options-1-campaign": str(campaign.pk),
+        },
+    )
+    assert response.status_code == 302
+    assert Campaign.objects.get(pk=campaign.pk).name == "Big gift, renamed"
+    assert GiftOption.objects.filter(campaign=campaign).count() == 2  # launched: the options stay
+
+
+@pytest.mark.django_db
+def test_the_recipient_list_filters_one_campaign_in_a_constant_number_of_queries(
+    admin_client, django_assert_max_num_queries
+):
+    from campaigns import launch
+
+    CustomerFactory.create_batch(30)
+    campaign = Campaign.objects.create(name="Gift", gift_points=5, holdout_percent=Decimal("10"))
+    launch.campaign_launch(campaign_id=campaign.pk)
+    url = reverse("admin:campaigns_campaignrecipient_changelist")
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(url, {"campaign__id__exact": campaign.pk, "group": "holdout"})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 3
