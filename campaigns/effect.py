@@ -8,8 +8,10 @@ For each group and window (30, 60, 90 days after ``launched_at``):
 - **uplift**: treated minus holdout, for the rate (95 % interval from the normal approximation with
   unpooled variances: ``d +/- 1.96 * sqrt(p1 (1 - p1) / n1 + p2 (1 - p2) / n2)``) and for revenue per
   customer (Welch: ``d +/- 1.96 * sqrt(s1^2 / n1 + s2^2 / n2)``, sample variances);
-- **incremental revenue**: revenue-per-customer uplift x treated size; **cost**: what the gifts
-  cost (points at the programme's point value); **return on cost**: incremental revenue / cost;
+- **incremental revenue**: revenue-per-customer uplift x treated size; **cost**: what the campaign
+  spent, split into the **points cost** (points given, at the programme's point value) and the
+  **gift cost** (the rest: vouchers, shipped gifts and samples); **return on cost**: incremental
+  revenue / cost;
 - for samples, the **sample-to-full-size conversion**: the share who bought one of the products
   the sample introduces.
 
@@ -29,10 +31,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, GiftKind
 from loyalty.models import Purchase, PurchaseLine
+from loyalty.program import program_get
 
 WINDOWS = (30, 60, 90)
 Z_95 = 1.959963984540054
@@ -70,6 +74,8 @@ class WindowEffect:
     revenue_uplift: Interval | None
     incremental_revenue: Decimal | None
     cost: Decimal
+    points_cost: Decimal
+    gift_cost: Decimal
     return_on_cost: float | None
 
 
@@ -207,6 +213,8 @@ def campaign_effect(
     if campaign.launched_at is None:
         return CampaignEffect(campaign.pk, campaign.currency, None, [])
     cost = campaign.spent
+    points_given = CampaignRecipient.objects.filter(campaign=campaign).aggregate(total=Sum("points"))["total"] or 0
+    points_cost = min((Decimal(points_given) * program_get().point_value).quantize(Decimal("0.01")), cost)
     results = []
     for days in windows:
         end = campaign.launched_at + datetime.timedelta(days=days)
@@ -232,6 +240,8 @@ def campaign_effect(
                 revenue_uplift=revenue,
                 incremental_revenue=incremental,
                 cost=cost,
+                points_cost=points_cost,
+                gift_cost=cost - points_cost,
                 return_on_cost=float(incremental / cost) if incremental is not None and cost > 0 else None,
             )
         )

@@ -60,6 +60,8 @@ class WindowEffectSerializer(serializers.Serializer):
     revenue_uplift = IntervalSerializer(allow_null=True)
     incremental_revenue = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    points_cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    gift_cost = serializers.DecimalField(max_digits=14, decimal_places=2)
     return_on_cost = serializers.FloatField(allow_null=True)
 
 

@@ -105,7 +105,7 @@ def measured() -> Campaign:
 
 @pytest.mark.django_db
 def test_the_effect_of_a_campaign_matches_the_hand_computed_case(measured, django_assert_num_queries):
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):  # the points given, then one per window (the point value is cached)
         effect = campaign_effect(measured, now=LAUNCH + datetime.timedelta(days=100))
     thirty, sixty, _ninety = effect.windows
     assert (thirty.treated.size, thirty.treated.buyers, thirty.treated.purchases) == (4, 3, 4)
@@ -118,6 +118,7 @@ def test_the_effect_of_a_campaign_matches_the_hand_computed_case(measured, djang
     assert thirty.revenue_uplift.estimate == pytest.approx(15.0)
     assert thirty.incremental_revenue == Decimal("60.00")
     assert thirty.return_on_cost == pytest.approx(3.0)
+    assert (thirty.cost, thirty.points_cost, thirty.gift_cost) == (Decimal("20.00"), Decimal("0.00"), Decimal("20.00"))
     assert (thirty.treated.sample_buyers, thirty.treated.sample_conversion) == (1, 0.25)
     assert thirty.holdout.sample_conversion == 0.0
     assert thirty.is_complete
@@ -133,6 +134,16 @@ def test_the_treated_group_counts_everyone_drawn_into_it_also_those_the_stock_le
     thirty = campaign_effect(measured, now=LAUNCH + datetime.timedelta(days=100)).windows[0]
     assert (thirty.treated.size, thirty.treated.buyers, thirty.treated.revenue) == (5, 4, Decimal("100.00"))
     assert thirty.holdout.size == 4
+
+
+@pytest.mark.django_db
+def test_the_cost_splits_into_points_at_their_value_and_gifts(measured):
+    from tests.loyalty.factories import program_set
+
+    program_set(point_value=Decimal("0.01"))
+    CampaignRecipient.objects.filter(campaign=measured, group="treated").update(points=500)  # 4 x 500 points
+    thirty = campaign_effect(measured, now=LAUNCH + datetime.timedelta(days=100)).windows[0]
+    assert (thirty.points_cost, thirty.gift_cost) == (Decimal("20.00"), Decimal("0.00"))
 
 
 @pytest.mark.django_db
