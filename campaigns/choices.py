@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.gifts import gift_grant
+from campaigns.launch import recipient_key as campaign_gift_key  # one key: the launch's and the choice's
 from campaigns.models import Campaign, CampaignRecipient, GiftOption
 from core.errors import Conflict, DomainError, NotFound
 from customers.models import ConsentSource, Customer, RewardKind
@@ -59,11 +60,6 @@ class GiftAlreadyChosen(Conflict):
 class GiftChoiceDeadlinePassed(Conflict):
     code = "gift_choice_deadline_passed"
     default_message = _("The time to choose has passed; your preferred gift is on its way.")
-
-
-def campaign_gift_key(campaign_id: int, customer_id: int) -> str:
-    """The key of a campaign's gift to one customer: its points and its voucher, each once."""
-    return f"campaign:{campaign_id}:{customer_id}"
 
 
 def _option_check(option: GiftOption) -> None:

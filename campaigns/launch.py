@@ -30,14 +30,14 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.gifts import gift_describe
+from campaigns.gifts import GiftGranted, gift_grant
 from campaigns.models import Campaign, CampaignRecipient, GiftKind, GiftOption, GiftPolicy
 from core.errors import Conflict, DomainError
 from customers import outbox
 from customers.models import Customer, MessagePurpose, SegmentMember, User
 from customers.segments import segment_refresh
 from loyalty import services as loyalty_services
-from loyalty.models import LedgerEntry, PointsAccount, Voucher
+from loyalty.models import LedgerEntry
 from loyalty.program import program_get
 
 BATCH_SIZE = 200
@@ -302,59 +302,48 @@ def recipient_key(campaign_id: int, customer_id: int) -> str:
 
 
 def _give(campaign: Campaign, recipient: CampaignRecipient, cost: Decimal, now: datetime.datetime) -> None:
-    """Give one treated recipient their gift (once, by key) and queue the message (once, by key)."""
+    """Give one treated recipient their gift (once, by key) and queue the message (once, by key).
+    A choice campaign gives nothing yet: the recipient waits for their choice (``campaigns.choices``)."""
     customer = recipient.customer
     key = recipient_key(campaign.pk, customer.pk)
-    voucher: Voucher | None = None
-    points = 0
-    if campaign.gift_kind == GiftKind.POINTS:
-        points = campaign.gift_points
-        loyalty_services.points_earn(
-            customer=customer, amount=points, kind=LedgerEntry.Kind.GIFT, reason=campaign.name, idempotency_key=key
-        )
-    elif campaign.gift_kind == GiftKind.VOUCHER and campaign.gift_reward is not None:
-        voucher = Voucher.objects.select_related("reward").filter(idempotency_key=key).first()
-        if voucher is None:
-            voucher = loyalty_services.voucher_issue(
-                customer=customer, reward=campaign.gift_reward, source=Voucher.Source.GIFT, idempotency_key=key
-            )
-    elif campaign.gift_kind in (GiftKind.PHYSICAL, GiftKind.SAMPLE):
+    gift = gift_grant(
+        customer=customer,
+        points=campaign.gift_points if campaign.gift_kind == GiftKind.POINTS else 0,
+        reward=campaign.gift_reward if campaign.gift_kind == GiftKind.VOUCHER else None,
+        kind=LedgerEntry.Kind.GIFT,
+        reason=campaign.name,
+        idempotency_key=key,
+    )
+    if campaign.gift_kind in (GiftKind.PHYSICAL, GiftKind.SAMPLE):
         recipient.shipment = CampaignRecipient.Shipment.ALLOCATED
         recipient.shipment_updated_at = now
-    recipient.status = (
-        CampaignRecipient.Status.AWAITING_CHOICE
-        if campaign.gift_kind == GiftKind.CHOICE
-        else CampaignRecipient.Status.GIVEN
-    )
-    recipient.points = points
-    recipient.voucher = voucher
+    choosing = campaign.gift_kind == GiftKind.CHOICE
+    recipient.status = CampaignRecipient.Status.AWAITING_CHOICE if choosing else CampaignRecipient.Status.GIVEN
+    recipient.points = gift.points
+    recipient.voucher = gift.voucher
     recipient.cost = cost
     recipient.given_at = now
     outbox.message_queue(
         customer=customer,
         purpose=_message_purpose(campaign),
         idempotency_key=key,
-        context=_message_context(campaign, customer, points, voucher),
+        context=_message_context(campaign, customer, gift),
         is_marketing=True,
     )
 
 
-def _message_context(campaign: Campaign, customer: Customer, points: int, voucher: Voucher | None) -> dict[str, object]:
+def _message_context(campaign: Campaign, customer: Customer, gift: GiftGranted) -> dict[str, object]:
     base = settings.PUBLIC_BASE_URL.rstrip("/")
+    described = gift.points or gift.voucher is not None
     with translation.override(customer.language):
-        if campaign.gift_kind in (GiftKind.PHYSICAL, GiftKind.SAMPLE, GiftKind.CHOICE, GiftKind.NONE):
-            gift = campaign.gift_description
-        else:
-            gift = gift_describe(customer=customer, points=points, voucher=voucher)
         deadline_at = campaign.choice_deadline if campaign.gift_kind == GiftKind.CHOICE else campaign.ends_at
         deadline = formats.date_format(timezone.localtime(deadline_at), "SHORT_DATE_FORMAT") if deadline_at else ""
-    account = PointsAccount.objects.filter(customer=customer).values_list("balance", flat=True).first()
     return {
         "campaign": campaign.name,
         "details": campaign.details,
-        "gift": gift,
-        "points": points,
-        "balance": account or 0,
+        "gift": gift.text if described else campaign.gift_description,
+        "points": gift.points,
+        "balance": gift.balance,
         "voucher_code": "",  # the gift text already names the code
         "deadline": deadline,
         "link": base + reverse("campaigns-portal:gifts" if campaign.gift_kind == GiftKind.CHOICE else "portal:home"),
