@@ -250,6 +250,12 @@ if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
+# The request header a reverse proxy sets to the client's address (Django's name, HTTP_X_REAL_IP,
+# or the header's, X-Real-IP); empty: REMOTE_ADDR. Only a header the proxy overwrites can be trusted.
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip().upper().replace("-", "_")
+if CLIENT_IP_HEADER and not CLIENT_IP_HEADER.startswith("HTTP_") and CLIENT_IP_HEADER != "REMOTE_ADDR":
+    CLIENT_IP_HEADER = f"HTTP_{CLIENT_IP_HEADER}"
+
 # --- REST API -----------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -8,6 +8,7 @@ The monthly cap is checked apart, when rewarding, under the referrer's lock
 from __future__ import annotations
 
 import datetime
+import ipaddress
 
 from django.db.models import Q
 from django.utils.crypto import salted_hmac
@@ -77,9 +78,26 @@ def phones_match(first: str, second: str) -> bool:
     return bool(first.strip()) and "".join(first.split()) == "".join(second.split())
 
 
+def address_counted(address: str) -> str:
+    """The address in a canonical form (an IPv4 address mapped into IPv6 as IPv4) when sign-ups
+    from it are counted, else "": not an address, or a private or loopback one (a proxy in front of
+    the site, an office network, a local test: not one person)."""
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return ""
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if parsed.is_private or parsed.is_loopback:
+        return ""
+    return str(parsed)
+
+
 def network_address_hash(address: str) -> str:
-    """A keyed hash of a network address: enough to count sign-ups from one address, not to read it."""
-    address = address.strip()
+    """A keyed hash of a network address: enough to count sign-ups from one address, not to read
+    it. Empty for an address that is not counted (``address_counted``): such a sign-up skips the
+    per-address velocity check, and only that check."""
+    address = address_counted(address)
     if not address:
         return ""
     return salted_hmac("vastavuoro.referrals.network-address", address, algorithm="sha256").hexdigest()

@@ -9,16 +9,16 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from customers.models import Customer
-from referrals.models import Referral, ReferralLinkOpen
-from referrals.services.codes import referral_code_for, referral_link
+from referrals.models import Referral, ReferralCode, ReferralLinkOpen
+from referrals.services.codes import referral_link
 
 Status = Referral.Status
 
 
 @dataclass(frozen=True)
 class ReferralSummary:
-    code: str
-    link: str
+    code: str  # empty while the member has no code
+    link: str  # empty with the code
     counts: dict[str, int]  # status -> referrals the member made
     total: int
     points_earned: int
@@ -29,10 +29,15 @@ def _counts() -> dict[str, Count]:
     return {status: Count("pk", filter=Q(status=status)) for status in Status.values}
 
 
-def referral_summary_for_customer(customer: Customer) -> ReferralSummary:
-    """The member's code and link (the code made on first use) and their referrals counted by
-    status, with the points and vouchers they earned. Two queries (three the first time)."""
-    code = referral_code_for(customer).code
+def referral_summary_for_customer(customer: Customer, *, code: ReferralCode | None = None) -> ReferralSummary:
+    """The member's code and link, and their referrals counted by status, with the points and
+    vouchers they earned. Reads only: a member without a code yet (``services.referral_code_for``
+    makes it) gets an empty code and link. Two queries; one when the caller passes the member's
+    ``code`` it holds already."""
+    if code is None:
+        code = ReferralCode.objects.filter(customer_id=customer.pk).first()
+    elif code.customer_id != customer.pk:
+        raise ValueError("the code is another member's")
     totals = Referral.objects.filter(referrer=customer).aggregate(
         **_counts(),
         points=Sum("referrer_points", filter=Q(status=Status.REWARDED)),
@@ -40,8 +45,8 @@ def referral_summary_for_customer(customer: Customer) -> ReferralSummary:
     )
     counts = {status: int(totals[status]) for status in Status.values}
     return ReferralSummary(
-        code=code,
-        link=referral_link(code),
+        code=code.code if code else "",
+        link=referral_link(code.code) if code else "",
         counts=counts,
         total=sum(counts.values()),
         points_earned=int(totals["points"] or 0),

@@ -31,18 +31,30 @@ from loyalty.models import LedgerEntry, PointsAccount, Reward, Voucher
 from loyalty.program import program_get
 from loyalty.services.ledger import Kind, account_lock, entry_debit, entry_restore, lots_expire_due
 
-# No 0/O, 1/I/L: a code read aloud or typed from paper is never ambiguous. 31**12 ~ 7.9e17 codes.
+# No 0/O, 1/I/L: a code read aloud or typed from paper is never ambiguous. Vouchers and referral
+# codes share it. 31**12 ~ 7.9e17 voucher codes.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
 
 
+def code_generate(length: int) -> str:
+    """A random code of ``length`` characters from ``CODE_ALPHABET`` (``secrets``: not guessable)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def code_normalise(code: str) -> str:
+    """A code as typed, in the stored form: any case, dashes and spaces (anything but ASCII
+    letters and digits) dropped: ``abcd-efgh-jkmn`` -> ``ABCDEFGHJKMN``."""
+    return "".join(char for char in code.upper() if char.isascii() and char.isalnum())
+
+
 def voucher_code_generate() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return code_generate(CODE_LENGTH)
 
 
 def voucher_code_normalise(code: str) -> str:
     """Accept any case, dashes and spaces: ``abcd-efgh-jkmn`` -> ``ABCDEFGHJKMN``."""
-    return "".join(char for char in code.upper() if char.isalnum())
+    return code_normalise(code)
 
 
 def voucher_code_display(code: str) -> str:

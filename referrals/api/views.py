@@ -72,6 +72,10 @@ class CustomerReferralsView(generics.GenericAPIView):
 
     @extend_schema(
         summary="A customer's referral code and link, and their referrals counted by status",
+        description=(
+            "Reads only. `code` and `link` are empty strings until the member has a code (made when "
+            "they first open their referrals page in the portal)."
+        ),
         parameters=[CUSTOMER_PARAMETER],
         responses={200: ReferralSummaryOutputSerializer, **PROBLEM_RESPONSES},
     )

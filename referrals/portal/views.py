@@ -3,6 +3,7 @@ referrals. Every read of a member's data is scoped to the signed-in customer."""
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -65,6 +66,19 @@ def link_open(request: HttpRequest, code: str) -> HttpResponse:
     return response
 
 
+def client_address(request: HttpRequest) -> str:
+    """The address the request came from: the first address in the header the reverse proxy sets
+    (``settings.CLIENT_IP_HEADER``) when one is configured and holds a valid address, else the
+    connection's (``REMOTE_ADDR``). Without the setting a client's own header is never read."""
+    if settings.CLIENT_IP_HEADER:
+        first = request.META.get(settings.CLIENT_IP_HEADER, "").split(",", 1)[0].strip()
+        try:
+            return str(ipaddress.ip_address(first))
+        except ValueError:
+            pass
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def _signed_in_customer(request: HttpRequest) -> Customer | None:
     if not request.user.is_authenticated:
         return None
@@ -93,7 +107,7 @@ def join(request: HttpRequest) -> HttpResponse:
                 language=data["language"],
                 email_consent=data["email_consent"],
                 code=data["code"],
-                network_address=request.META.get("REMOTE_ADDR", ""),
+                network_address=client_address(request),
             )
         except DomainError as refusal:
             field = "email" if refusal.code == "email_taken" else "code"
@@ -141,8 +155,10 @@ def share_links(link: str) -> dict[str, str]:
 @require_safe
 def mine(request: HttpRequest, customer: Customer) -> HttpResponse:
     """My link and code with copy and share buttons, what my referrals earned, and my referrals
-    (each friend shown by first name and initial only), newest first, 20 a page."""
-    summary = selectors.referral_summary_for_customer(customer)
+    (each friend shown by first name and initial only), newest first, 20 a page. The page
+    always shows a code: the member's is made here on the first visit."""
+    code = services.referral_code_for(customer)
+    summary = selectors.referral_summary_for_customer(customer, code=code)
     page = Paginator(selectors.referrals_for_customer(customer), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
         {"referral": referral, "friend_name": services.friend_display_name(referral.friend)}

@@ -50,8 +50,8 @@ def referral_attach(
     ``CustomerNotActive``, ``SelfReferral`` (the member's own code, or an e-mail that reaches the
     member's mailbox), ``NotANewCustomer`` (signed up over 24 hours ago, or has bought already).
     The same friend and code again returns the first referral (``created=False``), also when both
-    arrive at once (the unique friend decides). The network address is kept only as a keyed hash.
-    """
+    arrive at once (the unique friend decides). The network address is kept only as a keyed hash,
+    and not at all when it is private or loopback (``fraud.address_counted``)."""
     now = now or timezone.now()
     found = referral_code_find(code)
     if found is None:

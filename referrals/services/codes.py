@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import secrets
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -12,22 +11,24 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer
+from loyalty import services as loyalty_services
 from referrals.models import ReferralCode, ReferralLinkOpen
 
-# No 0/O, 1/I/L (like voucher codes): a code read aloud or typed from a screenshot is never
+# Voucher codes' alphabet (no 0/O, 1/I/L): a code read aloud or typed from a screenshot is never
 # ambiguous. 31**8 ~ 8.5e11 codes: collisions are rare, and retried.
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_ALPHABET = loyalty_services.CODE_ALPHABET
 CODE_LENGTH = 8
 CODE_ATTEMPTS = 8
+CODE_MAX_LENGTH = 16  # ReferralCode.code's column: a longer input cannot be a code
 
 
 def referral_code_generate() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return loyalty_services.code_generate(CODE_LENGTH)
 
 
 def referral_code_normalise(code: str) -> str:
     """Any case, spaces and dashes: ``ab3k-7mqz`` -> ``AB3K7MQZ``."""
-    return "".join(char for char in code.upper() if char.isascii() and char.isalnum())[:16]
+    return loyalty_services.code_normalise(code)[:CODE_MAX_LENGTH]
 
 
 def referral_code_for(customer: Customer) -> ReferralCode:

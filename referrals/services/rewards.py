@@ -110,6 +110,8 @@ def _referrer_reward(referrer: Customer, program: ReferralProgram) -> tuple[int,
     return program.referrer_points, program.referrer_reward
 
 
+# _grant and _gift_describe mirror campaigns.gifts (gift_grant, gift_describe) on purpose: the two
+# apps may not import each other. Keep them as narrow as they are: the grant only, no account read.
 @dataclass(frozen=True)
 class _Granted:
     points: int
@@ -131,7 +133,7 @@ def _grant(*, customer: Customer, points: int, reward: Reward | None, key: str, 
     return _Granted(points=points, voucher=voucher)
 
 
-def gift_describe(customer: Customer, granted: _Granted) -> str:
+def _gift_describe(customer: Customer, granted: _Granted) -> str:
     """What a side received, in the customer's language: ``100 bonus points``, ``a voucher for
     Free coffee (code ABCD-EFGH-JKMN)``, or both."""
     with translation.override(customer.language):
@@ -175,7 +177,7 @@ def _announce(*, referral: Referral, customer: Customer, other: Customer, grante
             "friend_name": friend_display_name(other),
             "points": granted.points,
             "balance": _balance(customer),
-            "gift": gift_describe(customer, granted),
+            "gift": _gift_describe(customer, granted),
             "voucher_code": loyalty_services.voucher_code_display(granted.voucher.code) if granted.voucher else "",
             "referral_link": referral_link(referral_code_for(customer).code),
             "link": portal + reverse("referrals_portal:mine" if is_referrer else "portal:home"),

@@ -11,7 +11,7 @@ import pytest
 
 from customers.models import Customer
 from referrals import services
-from referrals.models import Referral
+from referrals.models import Referral, ReferralCode
 from tests.customers.factories import PartnerFactory
 from tests.loyalty.factories import base_rate
 from tests.referrals.factories import buy, member, program_set, refer
@@ -154,6 +154,24 @@ def test_the_summary_gives_code_link_counts_and_points(api, aino, settings):
         "points_earned": 200,
         "vouchers_earned": 0,
     }
+
+
+def test_the_summary_only_reads_a_member_without_a_code_has_an_empty_one(api, aino, django_assert_num_queries):
+    """Key, customer, code (none), counts: and nothing written, the first time or the next."""
+    api.get(summary_url(aino))
+    with django_assert_num_queries(4):
+        response = api.get(summary_url(aino))
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "code": "",
+        "link": "",
+        "counts": {"pending": 0, "review": 0, "qualified": 0, "rewarded": 0, "rejected": 0},
+        "total": 0,
+        "points_earned": 0,
+        "vouchers_earned": 0,
+    }
+    assert ReferralCode.objects.count() == 0
 
 
 def test_the_summary_of_an_unknown_customer_is_404(api):

@@ -12,7 +12,8 @@ from django.utils import timezone
 from customers.models import Customer, SignupSource, User
 from customers.services import customer_portal_login_ensure
 from referrals import services
-from referrals.models import Referral, ReferralLinkOpen
+from referrals.fraud import network_address_hash
+from referrals.models import Referral, ReferralCode, ReferralLinkOpen
 from referrals.portal.views import COOKIE_NAME
 from tests.customers.factories import PartnerFactory
 from tests.loyalty.factories import base_rate
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.django_db
 JOIN_URL = "/portal/join/"
 MINE_URL = "/portal/referrals/"
 PASSWORD = "kahvi-ja-pulla-2026"
+PUBLIC_ADDRESS = "84.248.10.9"
 
 
 @pytest.fixture
@@ -98,7 +100,7 @@ def test_signing_up_with_a_code_makes_the_member_the_login_and_the_referral_and_
     code = services.referral_code_for(aino).code
     client.get(f"/r/{code}/")
 
-    response = client.post(JOIN_URL, join_data(code=code, email_consent="on"))
+    response = client.post(JOIN_URL, join_data(code=code, email_consent="on"), REMOTE_ADDR=PUBLIC_ADDRESS)
 
     assert response.status_code == 302
     assert response["Location"] == "/portal/"
@@ -106,11 +108,84 @@ def test_signing_up_with_a_code_makes_the_member_the_login_and_the_referral_and_
     assert (mikko.signup_source, mikko.language, mikko.email_consent) == (SignupSource.REFERRAL, "fi", True)
     referral = Referral.objects.get()
     assert (referral.referrer, referral.friend, referral.source, referral.status) == (aino, mikko, "portal", "pending")
-    assert referral.address_hash  # 127.0.0.1, hashed
+    assert referral.address_hash  # the public address, hashed (a loopback one is not counted)
     assert response.cookies[COOKIE_NAME].value == ""  # forgotten once used
     home = client.get("/portal/")
     assert home.status_code == 200
     assert home.context["customer"] == mikko
+
+
+# --- the client's address ----------------------------------------------------------------------
+
+
+def joined_address_hash(client, aino, **request_meta: str) -> str:
+    client.post(JOIN_URL, join_data(code=services.referral_code_for(aino).code), **request_meta)
+    return Referral.objects.get().address_hash
+
+
+@pytest.mark.parametrize("setting", ["HTTP_X_REAL_IP", "HTTP_X_FORWARDED_FOR"])
+def test_behind_a_proxy_the_configured_header_gives_the_clients_address(client, aino, settings, setting):
+    settings.CLIENT_IP_HEADER = setting
+
+    address_hash = joined_address_hash(
+        client, aino, REMOTE_ADDR="10.0.0.2", **{setting: f" {PUBLIC_ADDRESS}, 10.0.0.3"}
+    )
+
+    assert address_hash == network_address_hash(PUBLIC_ADDRESS)
+
+
+def test_without_the_setting_a_header_the_client_sent_is_ignored(client, aino, settings):
+    settings.CLIENT_IP_HEADER = ""
+
+    address_hash = joined_address_hash(
+        client, aino, REMOTE_ADDR="84.248.10.20", HTTP_X_REAL_IP=PUBLIC_ADDRESS, HTTP_X_FORWARDED_FOR=PUBLIC_ADDRESS
+    )
+
+    assert address_hash == network_address_hash("84.248.10.20")
+    assert address_hash != network_address_hash(PUBLIC_ADDRESS)
+
+
+@pytest.mark.parametrize("header", [None, "", "unknown", "not-an-address, 84.248.10.9", "84.248.10.999"])
+def test_a_configured_header_without_a_valid_first_address_gives_the_connections(client, aino, settings, header):
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    request_meta = {"REMOTE_ADDR": "84.248.10.20"}
+    if header is not None:
+        request_meta["HTTP_X_REAL_IP"] = header
+
+    assert joined_address_hash(client, aino, **request_meta) == network_address_hash("84.248.10.20")
+
+
+def test_through_a_proxy_without_the_setting_sign_ups_are_not_counted_by_address(client, aino, settings):
+    """The proxy's own (private) address on every sign-up: nothing is counted against it."""
+    settings.CLIENT_IP_HEADER = ""
+
+    assert joined_address_hash(client, aino, REMOTE_ADDR="10.0.0.2") == ""
+
+
+@pytest.mark.parametrize(("clients", "flags"), [(3, [[], [], []]), (1, [["address_velocity"]] * 3)])
+def test_sign_ups_behind_the_proxy_are_counted_per_client(client, settings, clients, flags):
+    """Three friends sign up through the proxy on three members' links, the limit two: from three
+    clients none is flagged; from one client the burst is held for review whole."""
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    base_rate()
+    program_set(velocity_max_per_address=2)
+    partner = PartnerFactory()
+    for index in range(3):
+        referrer = member()
+        client.logout()
+        client.post(
+            JOIN_URL,
+            join_data(code=services.referral_code_for(referrer).code, email=f"friend{index}@example.fi"),
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_REAL_IP=f"84.248.30.{index % clients}",
+        )
+    referrals = list(Referral.objects.order_by("pk"))
+    for referral in referrals:
+        buy(referral.friend, partner, "25.00", occurred_at=timezone.now() + datetime.timedelta(minutes=1))
+
+    processed = [services.referral_process(referral_id=referral.pk) for referral in referrals]
+
+    assert [referral.flags for referral in processed] == flags
 
 
 def test_signing_up_without_a_code_makes_a_plain_member(client, aino):
@@ -200,6 +275,21 @@ def test_my_referrals_page_shows_link_code_share_buttons_and_friends_by_first_na
     assert "mikko@example.fi" not in html
     assert "portal/referral-share.js" in html
     assert response.context["summary"].points_earned == 200
+
+
+def test_my_referrals_page_makes_the_members_code_on_the_first_visit(client, aino, settings):
+    settings.PUBLIC_BASE_URL = "https://kahvila.example"
+    client.force_login(aino.user)
+    assert not ReferralCode.objects.filter(customer=aino).exists()
+
+    first = client.get(MINE_URL)
+    again = client.get(MINE_URL)
+
+    code = ReferralCode.objects.get(customer=aino).code
+    assert first.context["summary"].code == again.context["summary"].code == code
+    assert first.context["summary"].link == f"https://kahvila.example/r/{code}/"
+    assert f'value="{code}"' in first.content.decode()
+    assert ReferralCode.objects.count() == 1
 
 
 def test_my_referrals_never_shows_another_members_referrals(client, aino):

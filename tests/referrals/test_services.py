@@ -25,7 +25,7 @@ from referrals.errors import (
     SelfReferral,
     UnknownReferralCode,
 )
-from referrals.fraud import email_canonical
+from referrals.fraud import address_counted, email_canonical, network_address_hash
 from referrals.models import Referral, ReferralCode, ReferralLinkOpen, ReferralTierReward
 from referrals.services import codes
 from tests.customers.factories import PartnerFactory
@@ -35,6 +35,8 @@ from tests.referrals.factories import buy, member, program_set, refer
 pytestmark = pytest.mark.django_db
 
 Status = Referral.Status
+# A public address: private, loopback and documentation ranges (192.0.2.0/24, ...) are not counted.
+PUBLIC_ADDRESS = "84.248.10.9"
 
 
 @pytest.fixture
@@ -81,6 +83,16 @@ def test_a_code_is_made_once_short_and_unambiguous(aino):
     assert len(first.code) == 8
     assert set(first.code) <= set(codes.CODE_ALPHABET)
     assert not set(first.code) & set("01ILO")
+
+
+def test_referral_codes_share_the_voucher_codes_alphabet_and_normalising():
+    assert codes.CODE_ALPHABET == loyalty_services.CODE_ALPHABET
+    assert len(loyalty_services.code_generate(5)) == 5
+    assert set(loyalty_services.code_generate(200)) <= set(loyalty_services.CODE_ALPHABET)
+    assert services.referral_code_normalise(" ab3k-7mqz ") == "AB3K7MQZ"
+    assert services.referral_code_normalise("AB3K\u00b77MQ\u00c9Z") == "AB3K7MQZ"  # non-ASCII dropped
+    assert services.referral_code_normalise("A" * 40) == "A" * 16
+    assert loyalty_services.voucher_code_normalise("abcd-efgh-jkmn") == "ABCDEFGHJKMN"
 
 
 def test_a_colliding_code_is_drawn_again(aino, mikko, monkeypatch):
@@ -130,7 +142,7 @@ def test_the_link_is_absolute_and_opens_the_code(aino, settings):
 def test_attaching_a_new_customer_makes_a_pending_referral_once(programme, aino, mikko, clock):
     code = services.referral_code_for(aino).code
 
-    first = services.referral_attach(code=code.lower(), friend=mikko, source="api", network_address="10.1.2.3")
+    first = services.referral_attach(code=code.lower(), friend=mikko, source="api", network_address=PUBLIC_ADDRESS)
     again = services.referral_attach(code=code, friend=mikko, source="api")
 
     assert (first.created, again.created) == (True, False)
@@ -139,7 +151,7 @@ def test_attaching_a_new_customer_makes_a_pending_referral_once(programme, aino,
     assert (referral.referrer, referral.friend, referral.code, referral.status) == (aino, mikko, code, Status.PENDING)
     assert referral.window_ends_at == clock.now + datetime.timedelta(days=30)
     assert len(referral.address_hash) == 64
-    assert "10.1.2.3" not in referral.address_hash
+    assert PUBLIC_ADDRESS not in referral.address_hash
 
 
 @pytest.mark.parametrize(
@@ -329,7 +341,7 @@ def test_each_fraud_rule_catches_a_real_case_and_passes_a_legitimate_one(program
     program_set(velocity_max_per_code=2, velocity_max_per_address=2, velocity_hours=24)
     friend = member(email="mikko.v@example.fi", first_name="Mikko", last_name="Virtanen", phone="+358402222222")
     purchase_fields = {}
-    network_address = "192.0.2.10"
+    network_address = PUBLIC_ADDRESS
     if flag == "same_email" and caught:
         referral = refer(aino, friend)
         # After signing up under another address, the friend moves the account to the referrer's mailbox.
@@ -362,14 +374,14 @@ def test_each_fraud_rule_catches_a_real_case_and_passes_a_legitimate_one(program
     elif flag == "code_velocity":
         for index in range(2 if caught else 1):
             clock.advance(hours=1 if caught else 30)
-            refer(aino, member(), network_address=f"198.51.100.{index}")
+            refer(aino, member(), network_address=f"84.248.20.{index}")
         clock.advance(hours=1)
         Customer.objects.filter(pk=friend.pk).update(created_at=clock.now)  # signs up now
         referral = refer(aino, friend, network_address=network_address)
     else:  # address_velocity: sign-ups on several members' codes from one address
         for index in range(2):
             clock.advance(hours=1)
-            refer(member(), member(), network_address=network_address if caught else f"198.51.100.{index}")
+            refer(member(), member(), network_address=network_address if caught else f"84.248.20.{index}")
         clock.advance(hours=1)
         referral = refer(aino, friend, network_address=network_address)
     clock.advance(days=2)
@@ -383,6 +395,81 @@ def test_each_fraud_rule_catches_a_real_case_and_passes_a_legitimate_one(program
     else:
         assert (done.status, done.flags) == (Status.REWARDED, [])
         assert referral_points(aino) == [200]
+
+
+@pytest.mark.parametrize(
+    ("address", "counted"),
+    [
+        (PUBLIC_ADDRESS, PUBLIC_ADDRESS),
+        (f" {PUBLIC_ADDRESS} ", PUBLIC_ADDRESS),
+        (f"::ffff:{PUBLIC_ADDRESS}", PUBLIC_ADDRESS),  # the same client over an IPv6 socket
+        ("2A00:1FA0:0:0::1", "2a00:1fa0::1"),
+        ("127.0.0.1", ""),
+        ("::1", ""),
+        ("10.0.0.2", ""),
+        ("172.16.5.4", ""),
+        ("192.168.1.20", ""),
+        ("fd00::5", ""),
+        ("::ffff:10.0.0.2", ""),
+        ("192.0.2.10", ""),  # documentation range: private to Python's ipaddress
+        ("", ""),
+        ("not-an-address", ""),
+    ],
+)
+def test_only_public_addresses_are_counted(address, counted):
+    assert address_counted(address) == counted
+    assert (network_address_hash(address) != "") is bool(counted)
+
+
+def test_the_same_address_in_any_form_has_one_hash():
+    assert network_address_hash(f"::ffff:{PUBLIC_ADDRESS}") == network_address_hash(PUBLIC_ADDRESS)
+    assert network_address_hash("2A00:1FA0:0:0::1") == network_address_hash("2a00:1fa0::1")
+
+
+@pytest.mark.parametrize(
+    ("address", "flags"),
+    [
+        (PUBLIC_ADDRESS, ["address_velocity"]),
+        ("2a00:1fa0::1", ["address_velocity"]),
+        ("127.0.0.1", []),
+        ("::1", []),
+        ("10.0.0.2", []),  # the reverse proxy's address, when CLIENT_IP_HEADER is not set
+        ("192.168.1.20", []),
+        ("fd00::5", []),
+    ],
+)
+def test_private_and_loopback_addresses_skip_the_address_check_only(programme, partner, clock, address, flags):
+    """Three sign-ups on three members' codes from one address, the limit two: a public address
+    is caught at the third, a private or loopback one is not counted (and not kept)."""
+    program_set(velocity_max_per_address=2, velocity_max_per_code=2, velocity_hours=24)
+    referrals = []
+    for _index in range(3):
+        clock.advance(hours=1)
+        referrals.append(refer(member(), member(), network_address=address))
+    clock.advance(days=1)
+    buy(referrals[-1].friend, partner, "30.00")
+
+    done = services.referral_process(referral_id=referrals[-1].pk)
+
+    assert done.flags == flags
+    assert done.status == (Status.REVIEW if flags else Status.REWARDED)
+    assert Referral.objects.exclude(address_hash="").count() == (3 if flags else 0)
+
+
+def test_a_private_address_still_gets_the_other_checks(programme, aino, partner, clock):
+    """Skipping the address check leaves the per-code one: a burst on one code from the proxy's
+    address is still caught."""
+    program_set(velocity_max_per_address=2, velocity_max_per_code=2, velocity_hours=24)
+    referrals = []
+    for _index in range(3):
+        clock.advance(hours=1)
+        referrals.append(refer(aino, member(), network_address="10.0.0.2"))
+    clock.advance(days=1)
+    buy(referrals[-1].friend, partner, "30.00")
+
+    done = services.referral_process(referral_id=referrals[-1].pk)
+
+    assert (done.status, done.flags) == (Status.REVIEW, ["code_velocity"])
 
 
 def test_the_monthly_cap_sends_the_next_referral_to_review_until_next_month(programme, aino, partner, clock):
