@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -34,24 +34,7 @@ from campaigns.models import (
 )
 from campaigns.services import thank_you_settings
 from campaigns.win_back import win_back_settings
-
-
-class SingletonAdmin(admin.ModelAdmin):
-    """An automation's settings: one row, edited in place, never added or deleted. The list page
-    goes straight to the row, created with its defaults when missing (``settings_row``)."""
-
-    settings_row: Callable[[], Any]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        opts = self.model._meta
-        row = type(self).settings_row()
-        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk]))
+from core.admin import SingletonAdmin
 
 
 class GiftPolicyAdmin(SingletonAdmin):

@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import SingletonAdmin
 from core.errors import DomainError
 from customers.models import Customer
 from loyalty import services
@@ -64,22 +65,13 @@ class ClearsProgramCacheMixin:
 
 
 @admin.register(Program)
-class ProgramAdmin(ClearsProgramCacheMixin, admin.ModelAdmin):
+class ProgramAdmin(ClearsProgramCacheMixin, SingletonAdmin):
+    settings_row = staticmethod(program_get)
     fieldsets = [
         (_("Points"), {"fields": ["currency", "point_value", "points_expiry_months", "expiry_warning_days"]}),
         (_("Tiers"), {"fields": ["tier_measure", "tier_window_months", "tier_grace_days"]}),
         (_("Returns"), {"fields": ["pending_points_enabled", "return_window_days", "refund_overspend_policy"]}),
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        program = program_get()  # the single settings row: go straight to it
-        return HttpResponseRedirect(reverse("admin:loyalty_program_change", args=[program.pk]))
 
 
 @admin.register(Tier)

@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import SingletonAdmin
 from core.errors import DomainError
 from customers.models import User
 from referrals import selectors, services
@@ -70,8 +71,10 @@ class ReferralTierRewardInline(admin.TabularInline):
 
 
 @admin.register(ReferralProgram)
-class ReferralProgramAdmin(admin.ModelAdmin):
+class ReferralProgramAdmin(SingletonAdmin):
     """One row, edited in place: the list page goes straight to it (made with its defaults)."""
+
+    settings_row = staticmethod(referral_program_get)
 
     fieldsets = [
         (None, {"fields": ["is_enabled"]}),
@@ -80,16 +83,6 @@ class ReferralProgramAdmin(admin.ModelAdmin):
         (_("Velocity checks"), {"fields": ["velocity_hours", "velocity_max_per_code", "velocity_max_per_address"]}),
     ]
     inlines = [ReferralTierRewardInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        row = referral_program_get()
-        return HttpResponseRedirect(reverse("admin:referrals_referralprogram_change", args=[row.pk]))
 
 
 class ReviewReasonForm(forms.Form):
