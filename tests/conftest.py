@@ -5,6 +5,7 @@ service fails the run instead."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -22,6 +23,8 @@ def _unavailable(marker: str) -> str | None:
     if marker == "postgres":
         vendor = settings.DATABASES["default"]["ENGINE"]
         return None if "postgresql" in vendor else "PostgreSQL is not configured (DATABASE_URL unset)"
+    if marker == "browser":
+        return None if shutil.which("chromium") else "Chromium is not installed (apt-get install -y chromium)"
     if marker == "redis":
         return None if os.environ.get("TEST_REDIS_URL") else "Redis is not reachable (TEST_REDIS_URL unset)"
     return None
@@ -30,7 +33,7 @@ def _unavailable(marker: str) -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing: set[str] = set()
     for item in items:
-        for marker in ("postgres", "redis"):
+        for marker in ("postgres", "redis", "browser"):
             if item.get_closest_marker(marker) is None:
                 continue
             reason = _unavailable(marker)
