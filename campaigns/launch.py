@@ -206,6 +206,12 @@ def _snapshot(campaign: Campaign, now: datetime.datetime) -> tuple[int, int]:
         CampaignRecipient.objects.filter(pk__in=list(holdout_ids.values_list("pk", flat=True))).update(
             group=CampaignRecipient.Group.HOLDOUT, status=CampaignRecipient.Status.HELD_OUT
         )
+    if connection.vendor == "postgresql":
+        # The snapshot may have just doubled the table: without fresh statistics the planner takes
+        # it for a few rows and joins the effect report by nested loop (10 s instead of 45 ms for
+        # 20,000 recipients, measured). Sampling a table is cheap and allowed in a transaction.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
     return size, held
 
 
