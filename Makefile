@@ -65,6 +65,7 @@ test: install-dev compilemessages lint
 
 bench: install-dev
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_campaign.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
