@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "core",
     "customers",
     "loyalty",
@@ -95,6 +96,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login that django-axes refused into the locked-out page (HTTP 429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,11 +158,49 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["customers.auth.StaffBackend", "customers.auth.CustomerBackend"]
+# django-axes first (its AxesStandaloneBackend, letting calls without a request through): it
+# refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "customers.portal.lockout.LockoutBackend",
+    "customers.auth.StaffBackend",
+    "customers.auth.CustomerBackend",
+]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
 MAGIC_LINK_MAX_AGE = int(os.environ.get("MAGIC_LINK_MAX_AGE", str(15 * 60)))
+# The link in the e-mail that confirms a portal sign-up's address works this long (seconds).
+EMAIL_VERIFY_MAX_AGE = int(os.environ.get("EMAIL_VERIFY_MAX_AGE", str(3 * 24 * 60 * 60)))
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(2 * 60 * 60)))
+
+# Brute-force protection (django-axes): LOGIN_FAILURE_LIMIT wrong passwords within
+# LOGIN_COOLOFF_MINUTES lock out the login typed (a customer's e-mail or a staff username, from
+# any address) and, separately, the client's network address (for every login), until the
+# failures fall out of that window. The portal's magic link and password reset still work for a
+# locked-out customer: they prove the mailbox, not the password (docs/operations.md).
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_COOLOFF_MINUTES = int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15"))
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# Per login and per address; private and loopback addresses only per login (see the callable).
+AXES_LOCKOUT_PARAMETERS = "customers.portal.lockout.lockout_parameters"
+AXES_USERNAME_CALLABLE = "customers.portal.lockout.lockout_username"
+# The client's address the same way as everywhere else: CLIENT_IP_HEADER, else REMOTE_ADDR.
+AXES_CLIENT_IP_CALLABLE = "customers.portal.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "customers.portal.lockout.lockout_response"
+# Failed attempts are kept only for the cool-off (and shown in the admin); no login history.
+AXES_DISABLE_ACCESS_LOG = True
+# A successful login does not clear the counters: an attacker with an account of their own
+# could otherwise reset the count for their address between guesses.
+AXES_RESET_ON_SUCCESS = False
+
+# Mail a visitor can make the portal send (sign-in links, password resets, verification
+# resends): at most PORTAL_MAIL_LIMIT_PER_ACCOUNT of one kind to one customer, and at most
+# PORTAL_MAIL_LIMIT_PER_CLIENT requests of one kind from one network address, per
+# PORTAL_MAIL_LIMIT_WINDOW seconds. Counted in the cache (Redis in production).
+PORTAL_MAIL_LIMIT_PER_ACCOUNT = int(os.environ.get("PORTAL_MAIL_LIMIT_PER_ACCOUNT", "3"))
+PORTAL_MAIL_LIMIT_PER_CLIENT = int(os.environ.get("PORTAL_MAIL_LIMIT_PER_CLIENT", "20"))
+PORTAL_MAIL_LIMIT_WINDOW = int(os.environ.get("PORTAL_MAIL_LIMIT_WINDOW", str(15 * 60)))
 
 # --- Internationalisation -----------------------------------------------------------------------
 

@@ -144,6 +144,15 @@ class Customer(TimestampedModel):
     email_consent_at = models.DateTimeField(_("e-mail consent changed"), null=True, blank=True)
     sms_consent = models.BooleanField(_("SMS marketing consent"), default=False)
     sms_consent_at = models.DateTimeField(_("SMS consent changed"), null=True, blank=True)
+    email_verified_at = models.DateTimeField(
+        _("e-mail verified"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the customer proved the address is theirs (the verification link, a sign-in link or a "
+            "password reset). Marketing e-mail waits for it after a portal sign-up."
+        ),
+    )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags and interests"), blank=True, related_name="customers")
 
     objects = CustomerQuerySet.as_manager()

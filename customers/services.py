@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django.conf import settings
+from django.core import signing
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from customers.errors import CustomerErased, CustomerNotActive, EmailTaken, UnknownScope
@@ -15,6 +19,8 @@ from customers.models import (
     ConsentEvent,
     ConsentSource,
     Customer,
+    Message,
+    MessagePurpose,
     Partner,
     PartnerAPIKey,
     Scope,
@@ -23,6 +29,7 @@ from customers.models import (
     Tag,
     User,
 )
+from customers.outbox import message_queue
 from customers.selectors import customer_get_by_email
 
 PROFILE_FIELDS = (
@@ -286,3 +293,87 @@ def customer_tags_set_names(name: str) -> Tag:
     if tag is None:
         tag = Tag.objects.create(name=name.strip())
     return tag
+
+
+# --- E-mail verification ---------------------------------------------------------------------------
+
+EMAIL_VERIFY_SALT = "vastavuoro.portal.email-verify"
+
+
+def email_verification_token_make(customer: Customer) -> str:
+    """A signed token for the link that verifies ``customer``'s current address. It names the
+    address, so a link sent before the address changed never verifies the new one; it expires
+    after ``settings.EMAIL_VERIFY_MAX_AGE`` seconds."""
+    payload = {"c": str(customer.public_id), "e": customer.email.lower()}
+    return signing.dumps(payload, salt=EMAIL_VERIFY_SALT, compress=True)
+
+
+def _email_verification_token_read(token: str) -> tuple[uuid.UUID, str] | None:
+    try:
+        data = signing.loads(token, salt=EMAIL_VERIFY_SALT, max_age=settings.EMAIL_VERIFY_MAX_AGE)
+    except signing.BadSignature:  # forged, tampered or expired (SignatureExpired is one)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("e"), str):
+        return None
+    try:
+        return uuid.UUID(str(data.get("c"))), data["e"]
+    except ValueError:
+        return None
+
+
+@transaction.atomic
+def email_verification_send(*, customer: Customer, request_base_url: str) -> Message | None:
+    """Queue the e-mail (purpose ``email_verify``, transactional) with a link that verifies the
+    customer's address: ``request_base_url`` (the site as the visitor reached it; empty: the
+    ``PUBLIC_BASE_URL``) plus ``/portal/verify/<token>/``. Returns the outbox row, or None and
+    sends nothing when the address is verified already or the customer is not active.
+
+    Each call makes a new link and queues a new message, so the callers limit how often a visitor
+    may ask (``customers.portal.limits``). The message goes out after commit, through the outbox."""
+    customer = Customer.objects.get(pk=customer.pk)
+    if customer.email_verified_at is not None or customer.status != Customer.Status.ACTIVE:
+        return None
+    base_url = (request_base_url or settings.PUBLIC_BASE_URL).rstrip("/")
+    link = base_url + reverse("portal:email-verify", args=[email_verification_token_make(customer)])
+    return message_queue(
+        customer=customer,
+        purpose=MessagePurpose.EMAIL_VERIFY,
+        idempotency_key=f"email-verify:{customer.public_id}:{uuid.uuid4().hex}",
+        context={"link": link},
+        is_marketing=False,
+    )
+
+
+@transaction.atomic
+def customer_email_verify(*, customer: Customer) -> bool:
+    """Record that the customer proved the address is theirs (they opened the verification link,
+    a sign-in link, or a password reset link, all sent to it). Returns True when this call
+    recorded it; a repeat changes nothing and returns False. From then on marketing e-mail is no
+    longer held back for an unverified portal sign-up (``customers.outbox``)."""
+    if customer.email_verified_at is not None:
+        return False
+    now = timezone.now()
+    updated = Customer.objects.filter(pk=customer.pk, email_verified_at__isnull=True).update(
+        email_verified_at=now, updated_at=now
+    )
+    if updated:
+        customer.email_verified_at = now
+        customer.updated_at = now
+    return bool(updated)
+
+
+def email_verification_confirm(*, token: str) -> Customer | None:
+    """Verify the address a link from ``email_verification_send`` was made for. Returns the
+    customer (verified now, or already before: opening the link again is harmless), or None when
+    the token is forged, tampered with or expired, the customer is not active, or their address
+    is no longer the one the link was sent to. Nothing is written then. One read, then at most
+    the one conditional update of ``customer_email_verify``."""
+    found = _email_verification_token_read(token)
+    if found is None:
+        return None
+    public_id, email = found
+    customer = Customer.objects.filter(public_id=public_id, status=Customer.Status.ACTIVE).first()
+    if customer is None or customer.email.lower() != email:
+        return None
+    customer_email_verify(customer=customer)
+    return customer

@@ -46,6 +46,10 @@ class MagicLinkRequestForm(forms.Form):
     )
 
 
+class PasswordResetRequestForm(MagicLinkRequestForm):
+    """The e-mail a link to set a new password goes to (when it belongs to a member)."""
+
+
 class ProfileForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)

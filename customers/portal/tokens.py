@@ -26,7 +26,10 @@ def magic_link_token_check(token: str) -> User | None:
         return None
     if not isinstance(data, dict):
         return None
-    user = User.objects.filter(pk=data.get("u"), is_active=True).select_related("customer").first()
+    user_id = data.get("u")
+    if not isinstance(user_id, int):
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).select_related("customer").first()
     if user is None or data.get("l") != _login_stamp(user):
         return None
     return user

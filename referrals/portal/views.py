@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from core.errors import DomainError
 from customers.models import Customer
 from customers.portal.views import customer_required
+from customers.services import email_verification_send
 from referrals import selectors, services
 from referrals.models import ReferralProgram
 from referrals.portal.forms import JoinForm
@@ -125,6 +126,7 @@ def join(request: HttpRequest) -> HttpResponse:
 
 def _joined(request: HttpRequest, joined: services.Joined) -> HttpResponse:
     login(request, joined.user, backend="customers.auth.CustomerBackend")
+    email_verification_send(customer=joined.customer, request_base_url=request.build_absolute_uri("/"))
     language = joined.customer.language
     translation.activate(language)
     response = redirect("portal:home")
