@@ -36,3 +36,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.portal.panels import portal_panels_register
 
         portal_panels_register()
+
+        from campaigns.privacy import privacy_section_register
+
+        privacy_section_register()

@@ -13,6 +13,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -20,7 +21,7 @@ from rest_framework_api_key.models import APIKey
 
 from core.errors import DomainError
 from customers import feedback as feedback_services
-from customers import segments, services
+from customers import privacy, segments, services
 from customers.models import (
     Channel,
     Complaint,
@@ -142,6 +143,77 @@ class CustomerAdmin(admin.ModelAdmin):
         for instance in formset.deleted_objects:
             instance.delete()
         formset.save_m2m()
+
+    # --- privacy rights: export and erasure (customers.privacy) ---------------------------------
+    # The change page links both (templates/admin/customers/customer/change_form.html). Export
+    # needs the view permission, erasure the delete permission (it is the lawful form of deleting
+    # a customer whose purchases the books keep). An erased customer's page is read-only, and
+    # "erased" is never a status picked in the form: only the erase action sets it.
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if isinstance(obj, Customer) and obj.status == Customer.Status.ERASED:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "status":
+            kwargs["choices"] = [choice for choice in Customer.Status.choices if choice[0] != Customer.Status.ERASED]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def get_urls(self) -> list[Any]:
+        privacy_urls = [
+            path(
+                "<path:object_id>/privacy/export/",
+                self.admin_site.admin_view(self.privacy_export_view),
+                name="customers_customer_privacy_export",
+            ),
+            path(
+                "<path:object_id>/privacy/erase/",
+                self.admin_site.admin_view(self.privacy_erase_view),
+                name="customers_customer_privacy_erase",
+            ),
+        ]
+        return [*privacy_urls, *super().get_urls()]
+
+    def privacy_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Everything held about the customer as a JSON download; the export is logged."""
+        customer = self.get_object(request, unquote(object_id))
+        if customer is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, customer):
+            raise PermissionDenied
+        response = HttpResponse(
+            privacy.customer_data_export_json(customer), content_type="application/json; charset=utf-8"
+        )
+        filename = privacy.customer_data_filename(customer=customer)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        add_never_cache_headers(response)
+        self.log_change(request, customer, "Personal data exported (JSON).")
+        return response
+
+    def privacy_erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: what erasure does, and a confirmation button. POST: erase (``customer_erase``, by
+        this staff member), log it and go back to the customer's page."""
+        customer = self.get_object(request, unquote(object_id))
+        if customer is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_delete_permission(request, customer):
+            raise PermissionDenied
+        if request.method == "POST":
+            by = request.user
+            assert isinstance(by, User)
+            privacy.customer_erase(customer=customer, by=by, source=privacy.ErasureSource.ADMIN)
+            self.log_change(request, customer, "Personal data erased.")
+            self.message_user(request, _("The customer's personal data was erased."), messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:customers_customer_change", args=[customer.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase the personal data of %(customer)s") % {"customer": customer},
+            "opts": self.opts,
+            "customer": customer,
+            "is_erased": customer.status == Customer.Status.ERASED,
+        }
+        return TemplateResponse(request, "admin/customers/customer/erase_confirm.html", context)
 
 
 @admin.register(Tag)

@@ -15,3 +15,7 @@ class LoyaltyConfig(AppConfig):
         home_panel_register()
         register_demo_step(order=10, name="loyalty", step=demo_loyalty_load)
         segment_conditions_register_loyalty()
+
+        from loyalty.privacy import privacy_section_register
+
+        privacy_section_register()

@@ -19,3 +19,7 @@ class ReferralsConfig(AppConfig):
         segment_conditions_register_referrals()
         home_panel_register()
         register_demo_step(order=30, name="referrals", step=demo_referrals_load)
+
+        from referrals.privacy import privacy_section_register
+
+        privacy_section_register()

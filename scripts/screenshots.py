@@ -39,6 +39,12 @@ def main() -> None:
         staff.click("input[type=submit]")
         staff.goto(f"{BASE}/admin/customers/customer/")
         staff.screenshot(path=OUT / "admin-customers.png")
+        staff.goto(f"{BASE}/admin/campaigns/campaign/?q=Autumn")
+        staff.locator("#result_list a").first.click()
+        staff.locator("#effect").scroll_into_view_if_needed()
+        staff.screenshot(path=OUT / "admin-campaign-effect.png", full_page=True)
+        staff.goto(f"{BASE}/admin/referrals/")
+        staff.screenshot(path=OUT / "admin-referrals.png")
 
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="fi-FI")
         phone.goto(f"{BASE}/portal/login/")
@@ -52,6 +58,8 @@ def main() -> None:
         if first_voucher.count():
             first_voucher.click()
             phone.screenshot(path=OUT / "portal-voucher-fi.png", full_page=True)
+        phone.goto(f"{BASE}/portal/referrals/")
+        phone.screenshot(path=OUT / "portal-referrals-fi.png", full_page=True)
         browser.close()
     print(f"Screenshots written to {OUT}")
 

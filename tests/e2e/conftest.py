@@ -9,7 +9,6 @@ the broker have their own fault tests; here the customer's journey is what is ch
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,15 +29,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Playwright's sync API runs an event loop in this thread; the test itself reads the database
-# between steps, which Django refuses in an async context unless told it is safe here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The browser, for one test. Playwright's sync API runs an event loop in this thread, and the
+    test reads the database between steps, which Django refuses in an async context unless told
+    it is safe: only here, for this test (never for the rest of the suite or its subprocesses)."""
     from playwright.sync_api import sync_playwright
 
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     executable = shutil.which("chromium")
     assert executable is not None  # the browser marker skips (or fails on CI) without it
     with sync_playwright() as playwright:

@@ -1,6 +1,7 @@
 """A new member's journey in a real Chromium on a phone-sized screen: a friend's referral link, the
-sign-up, a purchase arriving through the partner API, points and tier progress on the home page, a
-reward redeemed for a voucher with its QR code, and the pages in Finnish and Russian."""
+sign-up and the e-mail verification, a purchase arriving through the partner API, points and tier
+progress on the home page, a reward redeemed for a voucher with its QR code, the pages in Finnish
+and Russian, then the privacy rights: the data downloaded, the account deleted, no way back in."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import json
 import re
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from django.utils import timezone, translation
 
-from customers.models import Customer, Partner
+from customers.default_templates import default_templates_load
+from customers.models import Customer, Message, MessageTemplate, Partner
 from customers.services import customer_portal_login_ensure, customer_register, partner_key_create
 from loyalty.models import PointsAccount, Reward, Voucher
 from loyalty.program import program_cache_clear
@@ -32,6 +36,7 @@ PASSWORD = "kahvi-ja-pulla-2026"
 def programme() -> dict[str, object]:
     """A programme as staff would set it up: a base rate, two tiers, a reward, a partner's key, and
     Aino, a member with a referral code."""
+    default_templates_load(MessageTemplate)  # an earlier transactional test may have flushed them
     base_rate("1")
     TierFactory(name="Bronze", rank=1, threshold=Decimal(0))
     TierFactory(name="Silver", rank=2, threshold=Decimal(500))
@@ -94,6 +99,17 @@ def test_a_friend_joins_through_a_link_buys_sees_points_redeems_and_reads_it_in_
     friend = Customer.objects.get(email=FRIEND_EMAIL)
     assert Referral.objects.get(friend=friend).referrer == programme["aino"]
 
+    # The verification e-mail's link confirms the address; the home page stops asking.
+    assert page.locator("form[action$='/portal/verify/resend/']").count() == 1
+    verification = Message.objects.get(customer=friend, purpose="email_verify")
+    link = re.search(r"https?://\S+/portal/verify/\S+/", verification.body)
+    assert link is not None
+    page.goto(base + urlparse(link.group(0)).path)
+    friend.refresh_from_db()
+    assert friend.email_verified_at is not None
+    page.goto(f"{base}/portal/")
+    assert page.locator("form[action$='/portal/verify/resend/']").count() == 0
+
     # A purchase arrives through the partner API; the home page shows the points and the progress.
     purchase = api_purchase(base, str(programme["key"]), friend, "250.00")
     assert purchase["points_earned"] == 250
@@ -132,3 +148,36 @@ def test_a_friend_joins_through_a_link_buys_sees_points_redeems_and_reads_it_in_
         screenshot(page, f"04-home-{language}")
         page.goto(f"{base}/portal/vouchers/")
         assert voucher_code_display(voucher.code) in page.inner_text("main")
+
+    # Privacy: download my data (a JSON file with the purchase, the ledger and the consents).
+    page.select_option("#language-select", "en")
+    page.click(".language-switcher button[type=submit]")
+    page.goto(f"{base}/portal/privacy/")
+    screenshot(page, "05-privacy")
+    with page.expect_download() as download_info:
+        page.click("main a.button[href$='/portal/privacy/download/']")
+    data = json.loads(Path(download_info.value.path()).read_text())
+    assert data["profile"]["email"] == FRIEND_EMAIL
+    assert [event["granted"] for event in data["consent_history"]] == [True]
+    assert "email_verify" in {message["purpose"] for message in data["messages"]}
+    assert [purchase["external_id"] for purchase in data["loyalty"]["purchases"]] == ["till-7-0001"]
+    assert len(data["loyalty"]["ledger"]) >= 3  # earned, the friend's welcome, the redemption
+    assert data["referrals"]["referred_by"] is not None
+
+    # Delete my account: the password confirms it; afterwards the password no longer signs in.
+    page.goto(f"{base}/portal/privacy/delete/")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/portal/privacy/goodbye/$"))
+    screenshot(page, "06-account-deleted")
+    friend.refresh_from_db()
+    assert friend.status == Customer.Status.ERASED
+    assert friend.email != FRIEND_EMAIL
+    assert Voucher.objects.get(pk=voucher.pk).status == Voucher.Status.CANCELLED
+    page.goto(f"{base}/portal/login/")
+    page.fill("#id_username", FRIEND_EMAIL)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    assert "/portal/login/" in page.url
+    assert page.locator("[role=alert], .errors").count() >= 1
+    screenshot(page, "07-sign-in-refused")
