@@ -20,7 +20,8 @@ from campaigns import launch
 from campaigns.models import Campaign, CampaignRecipient, GiftKind
 from core.errors import DomainError
 from core.events import events_muted
-from customers.models import Partner
+from customers.models import Message, Partner
+from customers.outbox import message_record_past
 from loyalty import services as loyalty_services
 from loyalty.earning import Line
 from loyalty.models import Purchase
@@ -49,6 +50,10 @@ def _launch_back_dated(campaign: Campaign, at: datetime.datetime) -> Campaign:
         batches = launch.campaign_launch(campaign_id=campaign.pk, now=at)
         for batch in batches:
             launch.campaign_batch_give(campaign_id=campaign.pk, recipient_ids=batch, now=at)
+        # The gift messages went out back then: recorded as sent at the launch, never mailed today.
+        queued = Message.objects.filter(idempotency_key__startswith=f"campaign:{campaign.pk}:")
+        for message in queued.order_by("pk"):
+            message_record_past(message=message, at=at)
     campaign.refresh_from_db()
     return campaign
 

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from campaigns.demo_gifting import GIFT_NAME, SAMPLE_NAME, SPECIAL_DAY_NAME
 from campaigns.effect import campaign_effect
 from campaigns.models import Campaign, CampaignRecipient
+from customers.models import Message
 from loyalty.models import Purchase
 from loyalty.verification import ledger_verify
 
@@ -30,6 +31,11 @@ def test_the_demo_has_a_finished_gift_campaign_whose_effect_shows_and_a_rerun_ad
     assert CampaignRecipient.objects.filter(campaign=sample, shipment="delivered").count() == sample.allocated_count
     assert campaign_effect(sample).windows[1].treated.sample_conversion is not None
     assert Campaign.objects.get(name=SPECIAL_DAY_NAME).status == "scheduled"
+    # The gifts' messages belong to the launch 100 days ago: recorded then, none waiting to be mailed.
+    gift_messages = Message.objects.filter(idempotency_key__startswith=f"campaign:{gift.pk}:")
+    assert gift_messages.exists()
+    assert not gift_messages.filter(status="pending").exists()
+    assert set(gift_messages.values_list("created_at__date", flat=True)) == {gift.launched_at.date()}
     assert "Gift campaigns:" in out.getvalue()
     counts = (Campaign.objects.count(), CampaignRecipient.objects.count(), Purchase.objects.count())
 
