@@ -219,7 +219,9 @@ class CustomerAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
-    list_display = ["name"]
+    list_display = ["name", "is_interest"]
+    list_editable = ["is_interest"]
+    list_filter = ["is_interest"]
 
 
 class PartnerAPIKeyInline(admin.TabularInline):

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from customers import services
-from customers.models import Customer, Language, Partner, PartnerAPIKey, RewardKind, SignupSource, User
+from customers.models import Customer, Language, Partner, PartnerAPIKey, RewardKind, SignupSource, Tag, User
 
 FIRST_NAMES = {
     Language.FINNISH: [
@@ -176,6 +176,7 @@ def demo_load(*, count: int = 300, key_file: Path | None = None) -> DemoSummary:
         Partner.objects.get_or_create(name=name, defaults={"contact_email": mail})[0] for name, mail in PARTNERS
     ]
     tags = [services.customer_tags_set_names(name) for name in TAGS]
+    Tag.objects.filter(pk__in=[tag.pk for tag in tags], is_interest=False).update(is_interest=True)
 
     staff, created = User.objects.get_or_create(
         username=settings.DEMO_STAFF_EMAIL,

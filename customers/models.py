@@ -75,6 +75,11 @@ class Tag(models.Model):
     """A label or interest (``coffee``, ``vip-event``) that segments and campaigns can target."""
 
     name = models.CharField(_("name"), max_length=50)
+    is_interest = models.BooleanField(
+        _("an interest customers can choose"),
+        default=False,
+        help_text=_("Shown in the portal's profile, where customers tick their interests. Other tags stay staff-only."),
+    )
 
     class Meta:
         verbose_name = _("tag")

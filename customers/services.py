@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -285,6 +286,21 @@ def partner_key_revoke(*, api_key: PartnerAPIKey) -> None:
     """Revoke a key for good; requests with it get 401 from then on."""
     PartnerAPIKey.objects.filter(pk=api_key.pk).update(revoked=True)
     api_key.revoked = True
+
+
+@transaction.atomic
+def customer_interests_set(*, customer: Customer, interests: Iterable[Tag]) -> None:
+    """Replace the customer's interests (tags customers may choose) with ``interests``; the
+    staff-only tags stay as they are. Tags that are not interests are ignored."""
+    chosen = {tag.pk for tag in interests if tag.is_interest}
+    current = set(customer.tags.filter(is_interest=True).values_list("pk", flat=True))
+    if chosen == current:
+        return
+    customer.tags.remove(*(current - chosen))
+    customer.tags.add(*(chosen - current))
+    now = timezone.now()
+    Customer.objects.filter(pk=customer.pk).update(updated_at=now)
+    customer.updated_at = now
 
 
 def customer_tags_set_names(name: str) -> Tag:

@@ -81,6 +81,8 @@ def portal_urls(customer: Customer) -> list[str]:
         reverse("loyalty_portal:vouchers"),
         reverse("referrals_portal:mine"),
         reverse("campaigns-portal:gifts"),
+        reverse("portal:privacy"),
+        reverse("portal:privacy-delete"),
     ]
     if voucher is not None:
         urls.append(reverse("loyalty_portal:voucher", args=[voucher.code]))
@@ -92,7 +94,7 @@ def portal_urls(customer: Customer) -> list[str]:
     return urls
 
 
-PUBLIC_URLS = ["/portal/login/", "/portal/login/link/", "/portal/join/"]
+PUBLIC_URLS = ["/portal/login/", "/portal/login/link/", "/portal/join/", "/portal/password/reset/"]
 
 
 @pytest.mark.django_db
@@ -130,3 +132,25 @@ def test_every_portal_page_is_translated_in_finnish_and_russian(client, settings
                 }
             )
     assert found == {}
+
+
+@pytest.mark.django_db
+def test_the_demo_customers_data_export_holds_their_history_and_after_erasure_the_ledger_verifies(settings, tmp_path):
+    """What the issue asks of the demo: Aino's export has her purchases, ledger, consents and
+    messages; erasing her keeps the books, and ``verify_ledger`` exits 0."""
+    from customers.privacy import customer_data_export, customer_erase
+
+    settings.VAR_DIR = tmp_path
+    call_command("load_demo", "--customers", "40", stdout=StringIO())
+    customer = Customer.objects.get(email=DEMO_CUSTOMER_EMAIL)
+    data = customer_data_export(customer)
+    assert len(data["loyalty"]["purchases"]) >= 20
+    assert len(data["loyalty"]["ledger"]) >= 20
+    assert data["consent_history"]
+    assert data["messages"]
+
+    customer_erase(customer=customer, source="admin")
+
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.ERASED
+    call_command("verify_ledger", stdout=StringIO())  # raises CommandError (exit 1) on a broken ledger

@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, Language, RewardKind
+from customers.models import Customer, Language, RewardKind, Tag
 
 
 class PortalLoginForm(AuthenticationForm):
@@ -62,6 +62,13 @@ class ProfileForm(forms.Form):
     )
     email_consent = forms.BooleanField(label=_("Send me offers and news by e-mail"), required=False)
     sms_consent = forms.BooleanField(label=_("Send me offers and news by SMS"), required=False)
+    interests = forms.ModelMultipleChoiceField(
+        label=_("My interests"),
+        queryset=Tag.objects.filter(is_interest=True).order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("We use them to choose the offers and news we send you."),
+    )
 
     def clean_birth_date(self) -> datetime.date | None:
         value: datetime.date | None = self.cleaned_data.get("birth_date")
@@ -85,4 +92,5 @@ class ProfileForm(forms.Form):
             "preferred_reward_kind": customer.preferred_reward_kind,
             "email_consent": customer.email_consent,
             "sms_consent": customer.sms_consent,
+            "interests": [tag.pk for tag in customer.tags.all() if tag.is_interest],
         }

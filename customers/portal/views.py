@@ -254,7 +254,9 @@ def profile(request: HttpRequest, customer: Customer) -> HttpResponse:
     form = ProfileForm(request.POST or None, initial=ProfileForm.initial_for(customer))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
+        interests = data.pop("interests")
         services.customer_update(customer=customer, source=ConsentSource.PORTAL, by=cast(User, request.user), **data)
+        services.customer_interests_set(customer=customer, interests=interests)
         response = redirect("portal:profile")
         _activate_language(request, response, data["language"])
         messages.success(request, _("Your profile has been saved."))

@@ -437,6 +437,7 @@ def test_profile_shows_the_customers_own_data(client):
         "preferred_reward_kind": "gift",
         "email_consent": False,
         "sms_consent": True,
+        "interests": [],
     }
     assert "aino@example.fi" in html
     assert 'value="Aino"' in html
@@ -742,8 +743,9 @@ def test_portal_pages_use_a_constant_number_of_queries(client, django_assert_num
     customer = make_customer(email="aino@example.fi")
     client.force_login(customer.user)
 
-    # session, user, customer
-    with django_assert_num_queries(3):
+    # session, user, customer; the profile also reads the customer's tags and the interests offered
+    queries = 3 if url == HOME_URL else 5
+    with django_assert_num_queries(queries):
         response = client.get(url)
     assert response.status_code == 200
 
@@ -752,7 +754,7 @@ def test_portal_pages_use_a_constant_number_of_queries(client, django_assert_num
         customer_consent_set(customer=customer, channel="email", granted=index % 2 == 0, source="api")
     assert (customer.tags.count(), customer.consent_events.count()) == (5, 5)
 
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(queries):
         response = client.get(url)
     assert response.status_code == 200
 
@@ -817,3 +819,28 @@ def test_a_staff_member_who_is_also_a_customer_has_two_separate_logins(client):
     assert portal.status_code == 302
     assert client.session["_auth_user_id"] == str(customer.user_id)
     assert customer.user_id != staff.pk
+
+
+@pytest.mark.django_db
+def test_customers_choose_their_interests_and_staff_tags_stay(client):
+    from customers.models import Tag
+
+    customer = make_customer(email="aino@example.fi", first_name="Aino", last_name="Virtanen", language="fi")
+    coffee = Tag.objects.create(name="coffee", is_interest=True)
+    tea = Tag.objects.create(name="tea", is_interest=True)
+    vip = Tag.objects.create(name="vip-event")  # staff only
+    customer.tags.set([coffee, vip])
+    client.force_login(customer.user)
+
+    page = client.get(PROFILE_URL).content.decode()
+    assert re.search(rf'<input type="checkbox" name="interests" value="{coffee.pk}"[^>]* checked', page)
+    assert f'value="{vip.pk}"' not in page  # staff tags are not offered
+
+    posted = {"first_name": "Aino", "last_name": "Virtanen", "language": "fi", "interests": [tea.pk]}
+    assert client.post(PROFILE_URL, posted).status_code == 302
+    assert set(customer.tags.values_list("name", flat=True)) == {"tea", "vip-event"}
+
+    refused = client.post(PROFILE_URL, {**posted, "interests": [vip.pk]})
+    assert refused.status_code == 200
+    assert "interests" in refused.context["form"].errors
+    assert set(customer.tags.values_list("name", flat=True)) == {"tea", "vip-event"}
