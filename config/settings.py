@@ -186,7 +186,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = "customers.portal.lockout.lockout_parameters"
 AXES_USERNAME_CALLABLE = "customers.portal.lockout.lockout_username"
 # The client's address the same way as everywhere else: CLIENT_IP_HEADER, else REMOTE_ADDR.
-AXES_CLIENT_IP_CALLABLE = "customers.portal.addresses.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.addresses.client_address"
 AXES_LOCKOUT_CALLABLE = "customers.portal.lockout.lockout_response"
 # Failed attempts are kept only for the cool-off (and shown in the admin); no login history.
 AXES_DISABLE_ACCESS_LOG = True

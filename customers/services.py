@@ -120,6 +120,24 @@ def customer_register(
     return CustomerRegistration(customer=customer, created=True)
 
 
+def _email_apply(customer: Customer, email: str) -> list[str]:
+    """Set a new address (``EmailTaken`` when another customer has it); the fields changed."""
+    email = _normalise_email(email)
+    if email.lower() != customer.email.lower():
+        other = customer_get_by_email(email)
+        if other is not None and other.pk != customer.pk:
+            raise EmailTaken()
+    if email == customer.email:
+        return []
+    changed = ["email"]
+    # A confirmed address confirms only itself: a new one (not a change of case) is unconfirmed.
+    if email.lower() != customer.email.lower() and customer.email_verified_at is not None:
+        customer.email_verified_at = None
+        changed.append("email_verified_at")
+    customer.email = email
+    return changed
+
+
 @transaction.atomic
 def customer_update(
     *,
@@ -136,21 +154,13 @@ def customer_update(
     """Update profile fields, consents and tags of an active customer.
 
     Only the fields passed change. A new e-mail that another customer has raises ``EmailTaken``
-    and writes nothing. Consent changes are recorded as consent events.
+    and writes nothing; a new e-mail is no longer confirmed (``email_verified_at`` is cleared).
+    Consent changes are recorded as consent events.
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == Customer.Status.ERASED:
         raise CustomerErased()
-    changed: list[str] = []
-    if email is not None:
-        email = _normalise_email(email)
-        if email.lower() != customer.email.lower():
-            other = customer_get_by_email(email)
-            if other is not None and other.pk != customer.pk:
-                raise EmailTaken()
-        if email != customer.email:
-            customer.email = email
-            changed.append("email")
+    changed = _email_apply(customer, email) if email is not None else []
     changed += _profile_apply(customer, profile)
     if "birth_date" in changed:
         customer.birth_date_changed_at = timezone.now()

@@ -8,11 +8,11 @@ The monthly cap is checked apart, when rewarding, under the referrer's lock
 from __future__ import annotations
 
 import datetime
-import ipaddress
 
 from django.db.models import Q
 from django.utils.crypto import salted_hmac
 
+from core.addresses import address_counted
 from customers.models import Customer
 from loyalty.models import Purchase
 from referrals.models import FraudFlag, Referral, ReferralProgram
@@ -76,21 +76,6 @@ def names_match(first: Customer, second: Customer) -> bool:
 
 def phones_match(first: str, second: str) -> bool:
     return bool(first.strip()) and "".join(first.split()) == "".join(second.split())
-
-
-def address_counted(address: str) -> str:
-    """The address in a canonical form (an IPv4 address mapped into IPv6 as IPv4) when sign-ups
-    from it are counted, else "": not an address, or a private or loopback one (a proxy in front of
-    the site, an office network, a local test: not one person)."""
-    try:
-        parsed = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return ""
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
-    if parsed.is_private or parsed.is_loopback:
-        return ""
-    return str(parsed)
 
 
 def network_address_hash(address: str) -> str:

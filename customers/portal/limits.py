@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from core.addresses import address_counted, client_address
 from customers.models import Customer
-from customers.portal.addresses import address_counted, client_address
 
 MAGIC_LINK = "magic-link"
 PASSWORD_RESET = "password-reset"

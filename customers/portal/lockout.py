@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from customers.portal.addresses import address_counted
+from core.addresses import address_counted
 
 
 class LockoutBackend(AxesStandaloneBackend):

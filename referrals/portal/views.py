@@ -3,7 +3,6 @@ referrals. Every read of a member's data is scoped to the signed-in customer."""
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.addresses import client_address
 from core.errors import DomainError
 from customers.models import Customer
 from customers.portal.views import customer_required
@@ -65,19 +65,6 @@ def link_open(request: HttpRequest, code: str) -> HttpResponse:
         secure=settings.SESSION_COOKIE_SECURE,
     )
     return response
-
-
-def client_address(request: HttpRequest) -> str:
-    """The address the request came from: the first address in the header the reverse proxy sets
-    (``settings.CLIENT_IP_HEADER``) when one is configured and holds a valid address, else the
-    connection's (``REMOTE_ADDR``). Without the setting a client's own header is never read."""
-    if settings.CLIENT_IP_HEADER:
-        first = request.META.get(settings.CLIENT_IP_HEADER, "").split(",", 1)[0].strip()
-        try:
-            return str(ipaddress.ip_address(first))
-        except ValueError:
-            pass
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _signed_in_customer(request: HttpRequest) -> Customer | None:

@@ -31,10 +31,10 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext
 
+from core.addresses import client_address
 from customers.default_templates import default_templates_load
 from customers.models import Customer, Message, MessagePurpose, MessageTemplate, SignupSource, User
 from customers.outbox import message_deliver, message_queue
-from customers.portal.addresses import client_address
 from customers.services import (
     EMAIL_VERIFY_SALT,
     customer_consent_set,

@@ -172,3 +172,18 @@ def test_setting_or_changing_the_birth_date_is_stamped():
     customer_update(customer=customer, source="portal", first_name="B")
     customer.refresh_from_db()
     assert customer.birth_date_changed_at == first
+
+
+@pytest.mark.django_db
+def test_a_new_e_mail_address_is_no_longer_confirmed_but_a_change_of_case_keeps_it():
+    from django.utils import timezone
+
+    from customers.services import customer_update
+
+    customer = CustomerFactory(email="aino@example.fi", email_verified_at=timezone.now())
+    customer_update(customer=customer, source="portal", email="AINO@example.fi")
+    customer.refresh_from_db()
+    assert customer.email_verified_at is not None
+    customer_update(customer=customer, source="portal", email="aino.virtanen@example.fi")
+    customer.refresh_from_db()
+    assert (customer.email, customer.email_verified_at) == ("aino.virtanen@example.fi", None)

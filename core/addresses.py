@@ -1,5 +1,5 @@
-"""The network address a request came from, read one way everywhere (sign-in lockouts, mail
-limits; the referral fraud check reads it the same way)."""
+"""The network address a request came from, read one way everywhere: sign-in lockouts, mail
+limits and the referral fraud check."""
 
 from __future__ import annotations
 
